@@ -1,0 +1,3 @@
+export * from './cache.ts';
+export * from './store.ts';
+export * from './redis.ts';

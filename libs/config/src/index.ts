@@ -1,0 +1,88 @@
+/**
+ * Configuration is read once, from the environment, validated against a TypeBox schema and frozen.
+ * A bad value stops start-up with one line per problem, each naming the variable and what is wrong:
+ * an operator reading the task's log should not have to guess.
+ */
+import { Type, type Static, type TObject, type TProperties } from 'typebox';
+import { Value } from 'typebox/value';
+
+export { Type };
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Common building blocks so that every service spells the same variable the same way. */
+export const Env = {
+  port: (defaultPort: number) =>
+    Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort, description: 'TCP port to listen on' }),
+  url: (protocols: string[], description: string) =>
+    Type.String({ pattern: `^(${protocols.join('|')})://\\S+$`, description }),
+  logLevel: () =>
+    Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
+      default: 'info',
+      description: 'pino log level',
+    }),
+  nodeEnv: () =>
+    Type.Union(['development', 'test', 'production'].map((l) => Type.Literal(l)), { default: 'development' }),
+  positiveInt: (defaultValue: number, description: string) =>
+    Type.Integer({ minimum: 1, default: defaultValue, description }),
+  boolean: (defaultValue: boolean, description: string) => Type.Boolean({ default: defaultValue, description }),
+};
+
+function describeValue(raw: unknown): string {
+  if (raw === undefined) return 'it is not set';
+  const text = String(raw);
+  // Never echo what may be a secret (a URL with a password, a token): show its shape only.
+  const redacted = text.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
+  return `got "${redacted.length > 80 ? `${redacted.slice(0, 77)}...` : redacted}"`;
+}
+
+function explain(message: string, schema: unknown): string {
+  const s = schema as { pattern?: string; description?: string; anyOf?: { const?: unknown }[] };
+  if (s.anyOf?.every((o) => o.const !== undefined)) {
+    return `must be one of ${s.anyOf.map((o) => String(o.const)).join(', ')}`;
+  }
+  if (s.pattern?.startsWith('^(')) {
+    const protocols = s.pattern.slice(2, s.pattern.indexOf(')')).split('|');
+    return `must be a URL starting with ${protocols.map((p) => `${p}://`).join(' or ')}`;
+  }
+  return message;
+}
+
+/**
+ * Reads the variables named in `schema` from `env`, converts strings to the schema's types, applies defaults,
+ * and throws a ConfigError naming every bad variable at once.
+ */
+export function loadConfig<T extends TProperties>(
+  schema: TObject<T>,
+  env: Record<string, string | undefined> = process.env,
+): Readonly<Static<TObject<T>>> {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const withDefaults = Value.Default(schema, Value.Clone(raw));
+  const converted = Value.Convert(schema, withDefaults) as Record<string, unknown>;
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const error of Value.Errors(schema, converted)) {
+    const key =
+      error.instancePath.split('/')[1] ??
+      (error.params as { requiredProperties?: string[] }).requiredProperties?.[0] ??
+      '';
+    if (!key || seen.has(key)) continue;
+    seen.add(key);
+    const propertySchema = schema.properties[key];
+    const reason = error.keyword === 'required' ? 'is required' : explain(error.message, propertySchema);
+    problems.push(`${key} ${reason}${error.keyword === 'required' ? '' : ` (${describeValue(raw[key])})`}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(converted) as Readonly<Static<TObject<T>>>;
+}

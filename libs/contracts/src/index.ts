@@ -1,0 +1,7 @@
+/**
+ * The contract: TypeBox schemas shared by request validation, TypeScript types, response serialization,
+ * OpenAPI and (later) AsyncAPI. Nothing here does I/O.
+ */
+export * from './problem.ts';
+export * from './pagination.ts';
+export * from './catalog.ts';

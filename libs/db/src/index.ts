@@ -1,0 +1,5 @@
+export * from './types.ts';
+export * from './pool.ts';
+export * from './errors.ts';
+export * from './replica-router.ts';
+export * from './migrate.ts';

@@ -1,0 +1,29 @@
+/**
+ * node-postgres pools with the settings a service behind a load balancer needs: a name in pg_stat_activity,
+ * bounded connect and statement times (a dead database fails a request fast instead of hanging it), and an
+ * error listener (an idle connection dropped by the server must not crash the process).
+ */
+import pg from 'pg';
+
+export interface PoolOptions {
+  /** application_name, visible in pg_stat_activity */
+  name: string;
+  max?: number;
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  onError?: (error: Error) => void;
+}
+
+export function createPool(url: string, options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    application_name: options.name,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
+    statement_timeout: options.statementTimeoutMs ?? 5_000,
+    query_timeout: (options.statementTimeoutMs ?? 5_000) + 1_000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (error) => options.onError?.(error));
+  return pool;
+}

@@ -1,0 +1,89 @@
+/**
+ * Every service's HTTP app starts here, so they all behave the same: request ids, structured logs, problem
+ * errors, strict validation, security headers, a body limit, auth, rate limits, health, metrics and docs.
+ * A service's own buildApp() calls createHttpApp() and registers its routes on the result.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import helmet from '@fastify/helmet';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { authPlugin, type TokenVerifier } from './auth.ts';
+import { docsPlugin, type DocsOptions } from './docs.ts';
+import { installErrorHandling } from './error-handler.ts';
+import { healthPlugin, type ReadinessCheck } from './health.ts';
+import { metricsPlugin } from './metrics.ts';
+import { rateLimitPlugin, type RateLimitOptions } from './rate-limit.ts';
+import { installValidation } from './validation.ts';
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface HttpAppOptions {
+  service: string;
+  docs: DocsOptions;
+  verifier: TokenVerifier;
+  readiness: Record<string, ReadinessCheck>;
+  rateLimit: RateLimitOptions;
+  /** a pino logger, or logger options; false in tests that do not want output */
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
+  bodyLimitBytes?: number;
+  /** process-wide metrics (event loop, GC): only one app per process should ask for them */
+  defaultMetrics?: boolean;
+  /** the address of the proxy in front (ALB, edge) is trusted for X-Forwarded-For */
+  trustProxy?: boolean | string | string[];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export async function createHttpApp(options: HttpAppOptions): Promise<App> {
+  const loggerIsInstance = options.logger && typeof (options.logger as FastifyBaseLogger).child === 'function';
+  const app = Fastify({
+    ...(loggerIsInstance
+      ? { loggerInstance: options.logger as FastifyBaseLogger }
+      : {
+          logger: options.logger ?? {
+            level: 'info',
+            base: { service: options.service },
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+          },
+        }),
+    bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
+    trustProxy: options.trustProxy ?? true,
+    requestIdHeader: false,
+    requestIdLogLabel: 'requestId',
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installValidation(app);
+  installErrorHandling(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  // A JSON API has no pages to protect with a CSP of its own (Swagger UI sets its own); the other headers stay.
+  await app.register(helmet, { contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  await app.register(authPlugin, { verifier: options.verifier });
+  await app.register(rateLimitPlugin, options.rateLimit);
+  await app.register(metricsPlugin, { service: options.service, defaultMetrics: options.defaultMetrics ?? false });
+  await app.register(healthPlugin, { checks: options.readiness });
+  await app.register(docsPlugin, options.docs);
+  return app;
+}

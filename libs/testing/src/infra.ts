@@ -1,0 +1,162 @@
+/**
+ * The integration suite's infrastructure: a Postgres primary with a streaming replica, and Redis.
+ *
+ * 1. When a Docker engine answers, testcontainers starts all three (the replica is a pg_basebackup of the
+ *    primary, streaming over a container network).
+ * 2. Otherwise the services named by TEST_DATABASE_URL, TEST_DATABASE_READ_URL and TEST_REDIS_URL are used
+ *    (that is what CI does: scripts/with-local-infra.sh starts a replica of the machine's Postgres).
+ * 3. Otherwise the run fails and says what to provide. It never skips.
+ *
+ * Every run gets a fresh database (created on the primary, waited for on the replica) and a fresh Redis
+ * namespace, so runs never interfere; the database is dropped at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import pg from 'pg';
+
+export interface Infra {
+  /** a superuser URL of the fresh test database on the primary */
+  databaseUrl: string;
+  /** the same database on the streaming replica */
+  databaseReadUrl: string;
+  redisUrl: string;
+  /** prefix for every Redis key and channel of this run */
+  namespace: string;
+  /** how the infrastructure was found: "testcontainers" or "environment" */
+  source: 'testcontainers' | 'environment';
+}
+
+interface Started {
+  primaryUrl: string;
+  replicaUrl: string;
+  redisUrl: string;
+  source: Infra['source'];
+  stop: () => Promise<void>;
+}
+
+export const MISSING_INFRA_MESSAGE = `The integration tests need a Postgres primary with a streaming replica, and Redis.
+Provide them in one of two ways:
+  - a Docker engine (testcontainers starts everything), or
+  - TEST_DATABASE_URL, TEST_DATABASE_READ_URL (a streaming replica of it) and TEST_REDIS_URL.
+On a machine with Postgres and Redis running locally, \`pnpm test:local\` starts the replica and sets them.`;
+
+async function dockerAvailable(): Promise<boolean> {
+  if (process.env.TESTCONTAINERS_DISABLED === 'true') return false;
+  if (!process.env.DOCKER_HOST && !existsSync('/var/run/docker.sock')) return false;
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startContainers(): Promise<Started> {
+  const { GenericContainer, Network, Wait } = await import('testcontainers');
+  const network = await new Network().start();
+  const primary = await new GenericContainer('postgres:15')
+    .withNetwork(network)
+    .withNetworkAliases('primary')
+    .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust' })
+    .withCopyContentToContainer([
+      {
+        target: '/docker-entrypoint-initdb.d/replication.sh',
+        content: 'echo "host replication all all trust" >> "$PGDATA/pg_hba.conf"\n',
+      },
+    ])
+    .withCommand(['postgres', '-c', 'wal_level=replica', '-c', 'max_wal_senders=10', '-c', 'hot_standby=on'])
+    .withExposedPorts(5432)
+    .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+    .start();
+  const replica = await new GenericContainer('postgres:15')
+    .withNetwork(network)
+    .withUser('postgres')
+    .withEntrypoint(['bash', '-c'])
+    .withCommand([
+      'until pg_basebackup -h primary -U postgres -D /tmp/replica -X stream -R; do sleep 1; done; ' +
+        'chmod 700 /tmp/replica; exec postgres -D /tmp/replica -c hot_standby=on -c listen_addresses=*',
+    ])
+    .withExposedPorts(5432)
+    .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept read-only connections/))
+    .start();
+  const redis = await new GenericContainer('redis:7').withExposedPorts(6379).start();
+  const url = (c: { getHost(): string; getMappedPort(p: number): number }, port: number) => `${c.getHost()}:${c.getMappedPort(port)}`;
+  return {
+    primaryUrl: `postgres://postgres@${url(primary, 5432)}/postgres`,
+    replicaUrl: `postgres://postgres@${url(replica, 5432)}/postgres`,
+    redisUrl: `redis://${url(redis, 6379)}`,
+    source: 'testcontainers',
+    stop: async () => {
+      await Promise.allSettled([replica.stop(), redis.stop()]);
+      await primary.stop();
+      await network.stop();
+    },
+  };
+}
+
+function fromEnvironment(): Started | undefined {
+  const primaryUrl = process.env.TEST_DATABASE_URL;
+  const replicaUrl = process.env.TEST_DATABASE_READ_URL;
+  const redisUrl = process.env.TEST_REDIS_URL;
+  if (!primaryUrl && !replicaUrl && !redisUrl) return undefined;
+  const missing = [
+    ['TEST_DATABASE_URL', primaryUrl],
+    ['TEST_DATABASE_READ_URL', replicaUrl],
+    ['TEST_REDIS_URL', redisUrl],
+  ]
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
+  if (missing.length > 0) throw new Error(`Set ${missing.join(' and ')} too.\n\n${MISSING_INFRA_MESSAGE}`);
+  return { primaryUrl: primaryUrl!, replicaUrl: replicaUrl!, redisUrl: redisUrl!, source: 'environment', stop: async () => {} };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function query(url: string, text: string, values: unknown[] = []) {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function setUpInfra(): Promise<{ infra: Infra; tearDown: () => Promise<void> }> {
+  const started = fromEnvironment() ?? ((await dockerAvailable()) ? await startContainers() : undefined);
+  if (!started) throw new Error(MISSING_INFRA_MESSAGE);
+
+  const recovery = await query(started.replicaUrl, 'select pg_is_in_recovery() as r');
+  if (recovery.rows[0]?.r !== true) {
+    throw new Error(`TEST_DATABASE_READ_URL does not point at a streaming replica (pg_is_in_recovery() is false).\n\n${MISSING_INFRA_MESSAGE}`);
+  }
+
+  const database = `securecart_test_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  await query(started.primaryUrl, `create database ${database}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const seen = await query(started.replicaUrl, 'select 1 from pg_database where datname = $1', [database]);
+    if (seen.rowCount === 1) break;
+    if (Date.now() > deadline) throw new Error(`the replica did not receive database ${database} within 30 s: is it streaming?`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const infra: Infra = {
+    databaseUrl: withDatabase(started.primaryUrl, database),
+    databaseReadUrl: withDatabase(started.replicaUrl, database),
+    redisUrl: started.redisUrl,
+    namespace: `test:${database}`,
+    source: started.source,
+  };
+  return {
+    infra,
+    tearDown: async () => {
+      await query(started.primaryUrl, `drop database if exists ${database} with (force)`).catch(() => undefined);
+      await started.stop();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+/** The catalog service's environment, validated once at start (see @securecart/config). */
+import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+
+export const CatalogEnv = Type.Object({
+  NODE_ENV: Env.nodeEnv(),
+  PORT: Env.port(3001),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  LOG_LEVEL: Env.logLevel(),
+  DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),
+  DATABASE_READ_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'a read replica; defaults to the primary')),
+  REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'shared cache, invalidation and rate limits')),
+  AUTH_JWKS_URL: Env.url(['http', 'https'], 'JWKS of the identity provider'),
+  AUTH_ISSUER: Type.String({ minLength: 1 }),
+  AUTH_AUDIENCE: Type.String({ minLength: 1 }),
+  REPLICA_MAX_LAG_MS: Env.positiveInt(1000, 'beyond this replica lag, reads go to the primary'),
+  CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$' }),
+  CACHE_HOT_TTL_MS: Env.positiveInt(5000, 'how long a task serves a value without asking Redis'),
+  CACHE_TTL_SECONDS: Env.positiveInt(300, 'how long Redis keeps a value'),
+  RATE_LIMIT_MAX: Env.positiveInt(600, 'requests per window per customer or client'),
+  RATE_LIMIT_WINDOW_MS: Env.positiveInt(60_000, 'rate limit window'),
+});
+
+export type CatalogConfig = ReturnType<typeof loadCatalogConfig>;
+
+export function loadCatalogConfig(env: Record<string, string | undefined> = process.env) {
+  const config = loadConfig(CatalogEnv, env);
+  if (config.NODE_ENV === 'production' && !config.REDIS_URL) {
+    // Without Redis each task would cache on its own and never hear of another task's writes.
+    throw new ConfigError(['REDIS_URL is required when NODE_ENV=production']);
+  }
+  return config;
+}

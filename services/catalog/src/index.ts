@@ -1,0 +1,6 @@
+export * from './app.ts';
+export * from './config.ts';
+export * from './db/migrations.ts';
+export * from './db/seed.ts';
+export * from './db/seed-data.ts';
+export { startCatalogServer } from './server.ts';
