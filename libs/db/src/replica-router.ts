@@ -6,7 +6,8 @@
  * - a read that fails to reach the replica is retried on the primary at once, and the replica is marked down;
  * - `readOrPrimary` retries a miss on the primary before reporting it, so a row written a moment ago is never
  *   reported missing;
- * - `fresh` reads (a customer's read right after their own write) go to the primary.
+ * - `fresh` reads (a customer's read right after their own write) go to the primary, or to a healthy replica
+ *   when the primary does not answer (a possibly stale answer beats none while the primary is down).
  */
 import { sql } from 'drizzle-orm';
 import { isConnectionError } from './errors.ts';
@@ -100,8 +101,15 @@ export class ReplicaRouter {
   /** Runs a read on the replica when it is usable, otherwise (or if the replica fails) on the primary. */
   async read<T>(query: (db: Db) => Promise<T>, options: ReadOptions = {}): Promise<T> {
     if (options.fresh || !this.replica || !this.state.healthy) {
-      this.stats.primaryReads++;
-      return query(this.primary);
+      try {
+        this.stats.primaryReads++;
+        return await query(this.primary);
+      } catch (error) {
+        // Fresh is a preference: with the primary down, a healthy replica's answer beats no answer.
+        if (!this.replica || !this.state.healthy || !isConnectionError(error)) throw error;
+        this.stats.replicaReads++;
+        return query(this.replica);
+      }
     }
     try {
       const result = await query(this.replica);
