@@ -62,7 +62,6 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
     trustProxy: options.trustProxy ?? true,
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();

@@ -1,0 +1,18 @@
+/** Embedded mode's environment: everything optional, with the embedded defaults of DESIGN §6. */
+import { Env, loadConfig, Type } from '@securecart/config';
+
+export const EmbeddedEnv = Type.Object({
+  NODE_ENV: Env.nodeEnv(),
+  PORT: Env.port(8080),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  CATALOG_PORT: Env.port(3001),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'warn' }),
+  DATA_DIR: Type.String({ default: '.data', description: 'where PGlite keeps its files' }),
+  DATABASE_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'use this Postgres instead of PGlite')),
+  DATABASE_READ_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'a read replica of DATABASE_URL')),
+  REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'use this Redis instead of the in-process cache')),
+  CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$' }),
+});
+
+export type EmbeddedConfig = ReturnType<typeof loadEmbeddedConfig>;
+export const loadEmbeddedConfig = (env: Record<string, string | undefined> = process.env) => loadConfig(EmbeddedEnv, env);
