@@ -71,6 +71,15 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // An empty body with Content-Type: application/json (common from clients on DELETE) is no body, not an error;
+  // a route that needs a body still says so through its schema.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
+
   installValidation(app);
   installErrorHandling(app);
   app.addHook('onSend', async (request, reply) => {

@@ -2,3 +2,4 @@ export * from './infra.ts';
 export * from './wait-for.ts';
 export * from './tcp-proxy.ts';
 export * from './idp.ts';
+export * from './process.ts';

@@ -32,7 +32,7 @@ export async function adminProductRoutes(app: App, ctx: CatalogRouteContext): Pr
   app.post(
     '/api/catalog/products',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['catalog admin'],
         summary: 'Create a product',
@@ -51,7 +51,7 @@ export async function adminProductRoutes(app: App, ctx: CatalogRouteContext): Pr
   app.patch(
     '/api/catalog/products/:id',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['catalog admin'],
         summary: 'Change a product',
@@ -72,7 +72,7 @@ export async function adminProductRoutes(app: App, ctx: CatalogRouteContext): Pr
   app.delete(
     '/api/catalog/products/:id',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['catalog admin'],
         summary: 'Archive a product (it stays for orders that refer to it)',
@@ -92,7 +92,7 @@ export async function adminProductRoutes(app: App, ctx: CatalogRouteContext): Pr
   app.put(
     '/api/catalog/products/:id/stock',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         tags: ['catalog admin'],
         summary: 'Set the stock of a product',

@@ -1,0 +1,205 @@
+/**
+ * Catalog read benchmark: how many public product reads per second one catalog process serves, and how that
+ * compares with a bare Fastify hello-world on the same machine.
+ *
+ * Measured, each after a warm-up, with autocannon (10 connections, 10 s; BENCH_CONNECTIONS, BENCH_DURATION):
+ *   - bare Fastify GET /                                   the floor: what Fastify alone costs per request
+ *   - GET /api/catalog/products/<slug>                     one product, served from the warm cache
+ *   - GET /api/catalog/products?limit=20                   a page of 20 products, warm cache
+ *   - GET /api/catalog/products/<slug> + If-None-Match     the 304 a client or CDN holding the ETag gets
+ *
+ * Absolute req/s depend on the machine, so the table also gives each target's req/s as a ratio of bare
+ * Fastify's: that number says what the catalog's own work (validation, auth hooks, rate limits, cache, headers)
+ * costs, and can be compared across machines. Both servers run as child processes, so the load generator does
+ * not share their event loop. The catalog runs against a fresh database on the local primary and its streaming
+ * replica, and Redis (`pnpm bench` runs scripts/with-local-infra.sh); the database is dropped at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import type { Result } from 'autocannon';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
+import { createPool, migrateWithUrl } from '@securecart/db';
+import { waitFor, withDatabase } from '@securecart/testing';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const NODE = path.join(ROOT, 'node_modules/.bin/node');
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const WARMUP_SECONDS = 2;
+
+interface Target {
+  name: string;
+  url: string;
+  headers?: Record<string, string>;
+  /** the status class every answer must have */
+  expect: '2xx' | '3xx';
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+let cleaningUp: Promise<void> | undefined;
+/** Runs the registered cleanups once, newest first, whatever fails. */
+function cleanUp(): Promise<void> {
+  cleaningUp ??= (async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((error: unknown) => console.error('cleanup failed:', error));
+  })();
+  return cleaningUp;
+}
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the benchmark with \`pnpm bench\` (scripts/with-local-infra.sh sets it)`);
+  return value;
+}
+
+async function query(url: string, text: string, values: unknown[] = []) {
+  const pool = createPool(url, { name: 'bench', max: 1 });
+  try {
+    return (await pool.query(text, values)).rows;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** A fresh, seeded database on the primary, visible on the replica; returns its URLs and a product slug. */
+async function createBenchDatabase(primaryUrl: string, replicaUrl: string) {
+  const name = `securecart_bench_${randomBytes(4).toString('hex')}`;
+  await query(primaryUrl, `create database ${name}`);
+  cleanups.push(() => query(primaryUrl, `drop database if exists ${name} with (force)`));
+  const what = `database ${name} on the replica`;
+  await waitFor(async () => (await query(replicaUrl, 'select 1 from pg_database where datname = $1', [name])).length > 0, { timeoutMs: 30_000, intervalMs: 100, what });
+  const url = withDatabase(primaryUrl, name);
+  const readUrl = withDatabase(replicaUrl, name);
+  await migrateWithUrl(url, catalogMigrations);
+  const pool = createPool(url, { name: 'bench-seed' });
+  await seedDemoCatalog(drizzle(pool)).finally(() => pool.end());
+  // The catalog reads from the replica: wait until the seed has streamed there, so no empty page gets cached.
+  const slugQuery = 'select slug from catalog.products order by slug limit 1';
+  const slug = await waitFor(async () => (await query(readUrl, slugQuery))[0]?.slug as string | undefined, { timeoutMs: 30_000, intervalMs: 100, what: 'the seed on the replica' });
+  return { name, url, readUrl, slug };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** Starts `script` in its own node process; its output goes to stderr, so stdout stays the report. */
+function startServer(script: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(NODE, [path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout!.pipe(process.stderr);
+  cleanups.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited.finally(() => clearTimeout(timer));
+  });
+  return child;
+}
+
+/** Polls `url` until it answers 200; fails at once if the server exits, and after 30 s. */
+async function waitUntilReady(child: ChildProcess, url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function load(target: Target, seconds: number): Promise<Result> {
+  return autocannon({ url: target.url, connections: CONNECTIONS, duration: seconds, headers: target.headers ?? {} });
+}
+
+/** Throws when any answer was not of the expected status class, or a connection failed. */
+function check(target: Target, r: Result): void {
+  const answers = r['1xx'] + r['2xx'] + r['3xx'] + r['4xx'] + r['5xx'];
+  const unexpected = answers - r[target.expect];
+  if (unexpected > 0 || r.errors > 0 || r[target.expect] === 0) {
+    throw new Error(`${target.name}: ${unexpected} answers other than ${target.expect} (4xx ${r['4xx']}, 5xx ${r['5xx']}), ${r.errors} errors, ${r.timeouts} timeouts`);
+  }
+}
+
+async function measure(target: Target): Promise<Result> {
+  console.error(`${target.name}: warming up ${WARMUP_SECONDS} s, measuring ${DURATION} s`);
+  check(target, await load(target, WARMUP_SECONDS));
+  const result = await load(target, DURATION);
+  check(target, result);
+  return result;
+}
+
+function report(results: { target: Target; result: Result }[]): string {
+  const bare = results[0]!.result.requests.mean;
+  const rows = results.map(({ target, result: r }) =>
+    `| ${target.name} | ${Math.round(r.requests.mean)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.requests.mean / bare).toFixed(2)} |`,
+  );
+  const settings = [process.env.BENCH_DURATION && `BENCH_DURATION=${DURATION}`, process.env.BENCH_CONNECTIONS && `BENCH_CONNECTIONS=${CONNECTIONS}`].filter(Boolean);
+  const command = process.env.npm_lifecycle_event ? `pnpm ${process.env.npm_lifecycle_event}` : `node ${path.relative(process.cwd(), process.argv[1]!)}`;
+  return [
+    `## Catalog reads vs bare Fastify`,
+    '',
+    `Command: \`${[...settings, command].join(' ')}\` (${CONNECTIONS} connections, ${DURATION} s per target after a ${WARMUP_SECONDS} s warm-up)`,
+    `Machine: node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
+    '',
+    '| target | req/s (mean) | p50 ms | p99 ms | vs bare Fastify |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const primaryUrl = requireEnv('TEST_DATABASE_URL');
+  const replicaUrl = requireEnv('TEST_DATABASE_READ_URL');
+  const redisUrl = requireEnv('TEST_REDIS_URL');
+  const db = await createBenchDatabase(primaryUrl, replicaUrl);
+
+  const [barePort, catalogPort] = [await freePort(), await freePort()];
+  const bare = startServer('bench/bare-fastify.ts', { PORT: String(barePort) });
+  const catalog = startServer('services/catalog/src/server.ts', {
+    PORT: String(catalogPort), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'warn',
+    DATABASE_URL: db.url, DATABASE_READ_URL: db.readUrl, REDIS_URL: redisUrl, CACHE_NAMESPACE: `bench-${randomBytes(4).toString('hex')}`,
+    AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json', AUTH_ISSUER: 'bench', AUTH_AUDIENCE: 'bench', RATE_LIMIT_MAX: '100000000',
+  });
+  const bareUrl = `http://127.0.0.1:${barePort}/`;
+  const catalogUrl = `http://127.0.0.1:${catalogPort}`;
+  await Promise.all([waitUntilReady(bare, bareUrl), waitUntilReady(catalog, `${catalogUrl}/health/ready`)]);
+
+  const productUrl = `${catalogUrl}/api/catalog/products/${db.slug}`;
+  const first = await fetch(productUrl);
+  const etag = first.headers.get('etag');
+  if (first.status !== 200 || !etag) throw new Error(`GET ${productUrl} answered ${first.status} with ETag ${etag}`);
+
+  const targets: Target[] = [
+    { name: 'bare Fastify `GET /`', url: bareUrl, expect: '2xx' },
+    { name: 'catalog `GET /products/:slug`', url: productUrl, expect: '2xx' },
+    { name: 'catalog `GET /products?limit=20`', url: `${catalogUrl}/api/catalog/products?limit=20`, expect: '2xx' },
+    { name: 'catalog `GET /products/:slug` 304', url: productUrl, headers: { 'if-none-match': etag }, expect: '3xx' },
+  ];
+  const results = [];
+  for (const target of targets) results.push({ target, result: await measure(target) });
+  console.log(report(results));
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+}
+try {
+  await main();
+} catch (error) {
+  console.error('benchmark failed:', error);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+}

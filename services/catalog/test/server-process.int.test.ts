@@ -1,0 +1,91 @@
+/**
+ * The catalog as a real process: graceful shutdown on SIGTERM and refusal to start on bad configuration.
+ */
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort, startProcess, startTestIdentityProvider, waitFor, type TestIdentityProvider } from '@securecart/testing';
+import { newProduct } from './harness.ts';
+
+const infra = inject('infra');
+const serverScript = fileURLToPath(new URL('../src/server.ts', import.meta.url));
+const cwd = fileURLToPath(new URL('../../..', import.meta.url));
+let idp: TestIdentityProvider;
+
+beforeAll(async () => {
+  idp = await startTestIdentityProvider();
+});
+afterAll(async () => idp?.close());
+
+function env(port: number): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: infra.databaseUrl,
+    DATABASE_READ_URL: infra.databaseReadUrl,
+    REDIS_URL: infra.redisUrl,
+    CACHE_NAMESPACE: `${infra.namespace}:proc`,
+    AUTH_JWKS_URL: idp.jwksUrl,
+    AUTH_ISSUER: idp.issuer,
+    AUTH_AUDIENCE: idp.audience,
+  };
+}
+
+describe('the catalog process', () => {
+  it('finishes an in-flight request after SIGTERM, refuses new work, and exits 0', async () => {
+    const port = await freePort();
+    const proc = startProcess(serverScript, env(port), cwd);
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200, { timeoutMs: 20_000, what: 'the server to be ready' });
+      const token = await idp.token('admin-1', { admin: true });
+      const body = JSON.stringify(newProduct());
+
+      // Start a request and send only half of its body: it is in flight when the signal arrives.
+      const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/api/catalog/products', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on('error', reject);
+        req.write(body.slice(0, 20));
+        setTimeout(() => {
+          proc.kill('SIGTERM');
+          setTimeout(() => req.end(body.slice(20)), 300);
+        }, 100);
+      });
+
+      await proc.waitForOutput(/shutting down/);
+      // New connections are refused while the in-flight request drains.
+      await expect(fetch(`http://127.0.0.1:${port}/health/live`)).rejects.toThrow();
+      const result = await response;
+      expect(result.status, result.body).toBe(201);
+      expect(await proc.exited).toBe(0);
+      expect(proc.output()).toMatch(/shut down cleanly/);
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  });
+
+  it('refuses to start on a bad configuration value, naming the variable and the reason', async () => {
+    const proc = startProcess(serverScript, { ...env(1), PORT: 'eighty', DATABASE_URL: 'mysql://nope', REPLICA_MAX_LAG_MS: '-5' }, cwd);
+    expect(await proc.exited).toBe(1);
+    const output = proc.output();
+    expect(output).toContain('Invalid configuration');
+    expect(output).toContain('PORT must be integer (got "eighty")');
+    expect(output).toContain('DATABASE_URL must be a URL starting with postgres:// or postgresql://');
+    expect(output).toContain('REPLICA_MAX_LAG_MS must be >= 1');
+    expect(output).not.toMatch(/at .*\.ts:\d+/); // a message, not a stack trace
+  });
+
+  it('refuses to start in production without Redis', async () => {
+    const { REDIS_URL: _omit, ...rest } = env(1);
+    const proc = startProcess(serverScript, { ...rest, NODE_ENV: 'production' }, cwd);
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain('REDIS_URL is required when NODE_ENV=production');
+  });
+});
