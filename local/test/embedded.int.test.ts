@@ -27,7 +27,8 @@ async function start(env: Record<string, string> = {}): Promise<{ proc: RunningP
   return { proc, base: `http://127.0.0.1:${port}` };
 }
 
-async function json(res: Response) {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function json(res: Response): Promise<{ status: number; headers: Headers; body: any }> {
   return { status: res.status, headers: res.headers, body: res.status === 204 || res.status === 304 ? null : await res.json() };
 }
 

@@ -32,3 +32,9 @@ export const docsPlugin = fp<DocsOptions>(
   },
   { name: 'securecart-docs' },
 );
+
+/** A response schema for errors: documented as application/problem+json with the shared Problem schema. */
+export const ProblemResponse = {
+  description: 'RFC 9457 problem details',
+  content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } },
+};

@@ -5,12 +5,12 @@
 import { v7 as uuidv7 } from 'uuid';
 import { Type } from 'typebox';
 import { CreateProduct, Product, SetStock, UpdateProduct } from '@securecart/contracts';
-import { conflict, notFound, requireAdmin, type App } from '@securecart/http-kit';
+import { conflict, notFound, ProblemResponse, requireAdmin, type App } from '@securecart/http-kit';
 import { archiveProduct, insertProduct, setProductStock, updateProduct } from '../db/products-repo.ts';
 import { toProduct } from '../domain/product.ts';
 import { tags, type CatalogRouteContext } from './context.ts';
 
-const ProblemRef = Type.Ref('Problem');
+const ProblemRef = ProblemResponse;
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const adminErrors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: ProblemRef };
 

@@ -4,15 +4,15 @@
  * the primary before the answer is 404, so one created a moment ago is found.
  */
 import { Type } from 'typebox';
-import { Page, Problem, Product, ProductListQuery } from '@securecart/contracts';
-import { badRequest, notFound, type App } from '@securecart/http-kit';
+import { Page, Product, ProductListQuery } from '@securecart/contracts';
+import { badRequest, notFound, ProblemResponse, type App } from '@securecart/http-kit';
 import { findProductById, findProductBySlug, listActiveProducts } from '../db/products-repo.ts';
 import { decodeListCursor, encodeListCursor, SLUG, toProduct, UUID } from '../domain/product.ts';
 import { cachedJson, sendCachedJson } from './cached-json.ts';
 import { tags, type CatalogRouteContext } from './context.ts';
 
 const ProductPage = Page(Product);
-const ProblemRef = Type.Ref('Problem');
+const ProblemRef = ProblemResponse;
 
 export async function productRoutes(app: App, ctx: CatalogRouteContext): Promise<void> {
   const fresh = (changedAt: number) => Date.now() - changedAt < ctx.freshWindowMs;
