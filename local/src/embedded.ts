@@ -99,7 +99,7 @@ export async function startEmbedded(config: EmbeddedConfig) {
     await Promise.allSettled([redis?.quit(), subscriber?.quit()]);
     await database.close();
   };
-  return { publicUrl, catalogUrl, database: database.description, cache: redis ? `Redis ${redact(config.REDIS_URL!)}` : 'in-process', stop };
+  return { publicUrl, catalogUrl, seeded, database: database.description, cache: redis ? `Redis ${redact(config.REDIS_URL!)}` : 'in-process', stop };
 }
 
 async function main() {
@@ -128,6 +128,7 @@ async function main() {
     `  catalog docs   ${running.catalogUrl.replace('127.0.0.1', 'localhost')}/docs`,
     `  database       ${running.database}`,
     `  cache          ${running.cache}`,
+    ...(running.seeded > 0 ? [`  demo data      seeded ${running.seeded} products`] : []),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

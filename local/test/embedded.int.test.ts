@@ -7,13 +7,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { freePort, startProcess, type RunningProcess } from '@securecart/testing';
+import { createScratchDatabase, freePort, startProcess, type RunningProcess } from '@securecart/testing';
 
 const infra = inject('infra');
 const script = fileURLToPath(new URL('../src/embedded.ts', import.meta.url));
 const cwd = fileURLToPath(new URL('../..', import.meta.url));
-const cleanups: (() => void)[] = [];
-afterAll(() => cleanups.forEach((c) => c()));
+const cleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup();
+});
 
 async function start(env: Record<string, string> = {}): Promise<{ proc: RunningProcess; base: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'securecart-embedded-'));
@@ -87,20 +89,25 @@ describe('embedded mode', () => {
     const { proc, base } = await start();
     expect(proc.output()).toMatch(/database\s+PGlite/);
     expect(proc.output()).toMatch(/cache\s+in-process/);
+    expect(proc.output()).toMatch(/seeded 240 products/);
     await exerciseCatalogThroughTheEdge(base);
     proc.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
   });
 
   it('uses Postgres, the replica and Redis when they are configured', async () => {
+    // an empty database of its own, so that this first start migrates and seeds it
+    const scratch = await createScratchDatabase(infra, 'embedded');
+    cleanups.push(() => scratch.drop());
     const { proc, base } = await start({
-      DATABASE_URL: infra.databaseUrl,
-      DATABASE_READ_URL: infra.databaseReadUrl,
+      DATABASE_URL: scratch.databaseUrl,
+      DATABASE_READ_URL: scratch.databaseReadUrl,
       REDIS_URL: infra.redisUrl,
       CACHE_NAMESPACE: `${infra.namespace}:embedded`,
     });
     expect(proc.output()).toMatch(/database\s+Postgres .* \+ replica/);
     expect(proc.output()).toMatch(/cache\s+Redis/);
+    expect(proc.output()).toMatch(/seeded 240 products/);
     await exerciseCatalogThroughTheEdge(base);
     proc.kill('SIGTERM');
     expect(await proc.exited).toBe(0);

@@ -127,6 +127,33 @@ async function query(url: string, text: string, values: unknown[] = []) {
   }
 }
 
+/** Creates a database on the primary and waits until the replica has it too. */
+async function createReplicatedDatabase(primaryUrl: string, replicaUrl: string, database: string): Promise<void> {
+  await query(primaryUrl, `create database ${database}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const seen = await query(replicaUrl, 'select 1 from pg_database where datname = $1', [database]);
+    if (seen.rowCount === 1) return;
+    if (Date.now() > deadline) throw new Error(`the replica did not receive database ${database} within 30 s: is it streaming?`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Another fresh database beside the run's, for a test that needs an empty one (e.g. a first start that seeds).
+ * Returns its URLs on the primary and the replica, and a function that drops it.
+ */
+export async function createScratchDatabase(infra: Infra, label: string) {
+  const database = `${new URL(infra.databaseUrl).pathname.slice(1)}_${label.replace(/[^a-z0-9_]/g, '_')}`;
+  const server = (url: string) => withDatabase(url, 'postgres');
+  await createReplicatedDatabase(server(infra.databaseUrl), server(infra.databaseReadUrl), database);
+  return {
+    databaseUrl: withDatabase(infra.databaseUrl, database),
+    databaseReadUrl: withDatabase(infra.databaseReadUrl, database),
+    drop: () => query(server(infra.databaseUrl), `drop database if exists ${database} with (force)`).then(() => undefined),
+  };
+}
+
 export async function setUpInfra(): Promise<{ infra: Infra; tearDown: () => Promise<void> }> {
   const started = fromEnvironment() ?? ((await dockerAvailable()) ? await startContainers() : undefined);
   if (!started) throw new Error(MISSING_INFRA_MESSAGE);
@@ -137,14 +164,7 @@ export async function setUpInfra(): Promise<{ infra: Infra; tearDown: () => Prom
   }
 
   const database = `securecart_test_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  await query(started.primaryUrl, `create database ${database}`);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const seen = await query(started.replicaUrl, 'select 1 from pg_database where datname = $1', [database]);
-    if (seen.rowCount === 1) break;
-    if (Date.now() > deadline) throw new Error(`the replica did not receive database ${database} within 30 s: is it streaming?`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await createReplicatedDatabase(started.primaryUrl, started.replicaUrl, database);
   const infra: Infra = {
     databaseUrl: withDatabase(started.primaryUrl, database),
     databaseReadUrl: withDatabase(started.replicaUrl, database),
