@@ -57,13 +57,9 @@ function requireEnv(name: string): string {
   return value;
 }
 
-async function query(url: string, text: string, values: unknown[] = []) {
+function query(url: string, text: string, values: unknown[] = []) {
   const pool = createPool(url, { name: 'bench', max: 1 });
-  try {
-    return (await pool.query(text, values)).rows;
-  } finally {
-    await pool.end();
-  }
+  return pool.query(text, values).then((r) => r.rows).finally(() => pool.end());
 }
 
 /** A fresh, seeded database on the primary, visible on the replica; returns its URLs and a product slug. */
@@ -93,16 +89,25 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** Starts `script` in its own node process; its output goes to stderr, so stdout stays the report. */
+/**
+ * Starts `script` in its own node process group (node_modules/.bin/node is a shell script that runs node without
+ * exec, so the signal goes to the group). Its output goes to stderr, so stdout stays the report.
+ */
 function startServer(script: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(NODE, [path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(NODE, [path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   child.stdout!.pipe(process.stderr);
+  const closed = once(child, 'close'); // stdout closes when node itself has exited, not just the shell
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
   cleanups.push(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited.finally(() => clearTimeout(timer));
+    signalGroup('SIGTERM');
+    const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
+    await closed.finally(() => clearTimeout(timer));
   });
   return child;
 }
