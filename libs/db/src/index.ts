@@ -3,3 +3,4 @@ export * from './pool.ts';
 export * from './errors.ts';
 export * from './replica-router.ts';
 export * from './migrate.ts';
+export * from './transaction.ts';

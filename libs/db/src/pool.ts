@@ -24,6 +24,10 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
     query_timeout: (options.statementTimeoutMs ?? 5_000) + 1_000,
     idleTimeoutMillis: 30_000,
   });
-  pool.on('error', (error) => options.onError?.(error));
+  const onError = (error: Error) => options.onError?.(error);
+  pool.on('error', onError);
+  // A checked-out client whose connection dies between queries (inside a transaction, say) emits 'error' itself;
+  // with no listener that would crash the process. The query in flight fails on its own and is answered with 503.
+  pool.on('connect', (client) => client.on('error', onError));
   return pool;
 }

@@ -201,8 +201,15 @@ describe('primary down', () => {
     const list = await catalog.app.inject({ url: `/api/catalog/products?limit=3&category=${category}` });
     expect(list.statusCode).toBe(200);
     expect(list.json().items.map((p: { id: string }) => p.id)).toEqual([product.id]);
+    // More failed writes than the pool has connections: none of them may keep a connection.
+    for (let i = 0; i < 12; i++) {
+      const again = await catalog.app.inject({ method: 'POST', url: '/api/catalog/products', headers: { authorization: admin }, payload: newProduct({ category }) });
+      expect(again.statusCode).toBe(503);
+    }
     proxy.restore();
     await waitFor(async () => (await catalog.app.inject({ url: '/health/ready' })).statusCode === 200, { what: 'readiness to return' });
+    // and writes work again: nothing was lost to the outage
+    await create(catalog, newProduct({ category }));
   });
 });
 

@@ -3,7 +3,7 @@
  * primary. Nothing here knows about HTTP or the cache.
  */
 import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
-import type { Db } from '@securecart/db';
+import { inTransaction, type Db } from '@securecart/db';
 import type { CreateProduct, UpdateProduct } from '@securecart/contracts';
 import { categoryName, searchQuery, type ListPosition } from '../domain/product.ts';
 import { categories, products, type ProductRow } from './schema.ts';
@@ -66,7 +66,7 @@ async function ensureCategory(db: Db, slug: string): Promise<void> {
 }
 
 export async function insertProduct(db: Db, id: string, input: CreateProduct): Promise<ProductRow> {
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     await ensureCategory(tx, input.category);
     const [row] = await tx
       .insert(products)
@@ -88,7 +88,7 @@ export async function insertProduct(db: Db, id: string, input: CreateProduct): P
 }
 
 export async function updateProduct(db: Db, id: string, patch: UpdateProduct): Promise<ProductRow | undefined> {
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     if (patch.category) await ensureCategory(tx, patch.category);
     const [row] = await tx
       .update(products)

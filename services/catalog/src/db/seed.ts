@@ -3,7 +3,7 @@
  * CLI: `pnpm db:seed` with DATABASE_URL set.
  */
 import { v5 as uuidv5 } from 'uuid';
-import type { Db } from '@securecart/db';
+import { inTransaction, type Db } from '@securecart/db';
 import { categories, products } from './schema.ts';
 import { countProducts } from './products-repo.ts';
 import { generateDemoCatalog } from './seed-data.ts';
@@ -14,7 +14,7 @@ const DEMO_NAMESPACE = '3f8b7d8e-6a55-4f7c-9a62-0c2d5f0e9b11';
 export async function seedDemoCatalog(db: Db): Promise<number> {
   if ((await countProducts(db)) > 0) return 0;
   const demo = generateDemoCatalog();
-  await db.transaction(async (tx) => {
+  await inTransaction(db, async (tx) => {
     await tx.insert(categories).values(demo.categories).onConflictDoNothing();
     await tx
       .insert(products)
