@@ -31,6 +31,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP_SECONDS = 2;
 
 interface Target {
@@ -137,28 +138,46 @@ function check(target: Target, r: Result): void {
   }
 }
 
-async function measure(target: Target): Promise<Result> {
-  console.error(`${target.name}: warming up ${WARMUP_SECONDS} s, measuring ${DURATION} s`);
-  check(target, await load(target, WARMUP_SECONDS));
-  const result = await load(target, DURATION);
+async function measure(target: Target, seconds: number): Promise<Result> {
+  const result = await load(target, seconds);
   check(target, result);
   return result;
 }
 
-function report(results: { target: Target; result: Result }[]): string {
-  const bare = results[0]!.result.requests.mean;
-  const rows = results.map(({ target, result: r }) =>
-    `| ${target.name} | ${Math.round(r.requests.mean)} | ${r.latency.p50} | ${r.latency.p99} | ${(r.requests.mean / bare).toFixed(2)} |`,
-  );
-  const settings = [process.env.BENCH_DURATION && `BENCH_DURATION=${DURATION}`, process.env.BENCH_CONNECTIONS && `BENCH_CONNECTIONS=${CONNECTIONS}`].filter(Boolean);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * Medians over the rounds. On a small shared machine one run of one target can be off by half (the load
+ * generator, both servers, Postgres and Redis share the cores), so targets alternate within each round and the
+ * ratio is taken between medians, with its range over the rounds beside it.
+ */
+function report(rounds: Result[][], targets: Target[]): string {
+  const bareByRound = rounds.map((round) => round[0]!.requests.mean);
+  const rows = targets.map((target, t) => {
+    const results = rounds.map((round) => round[t]!);
+    const rps = median(results.map((r) => r.requests.mean));
+    const ratios = results.map((r, i) => r.requests.mean / bareByRound[i]!);
+    const ratio = (rps / median(bareByRound)).toFixed(2);
+    const range = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+    return `| ${target.name} | ${Math.round(rps)} | ${median(results.map((r) => r.latency.p50))} | ${median(results.map((r) => r.latency.p99))} | ${ratio} (${range}) |`;
+  });
+  const settings = [
+    process.env.BENCH_DURATION && `BENCH_DURATION=${DURATION}`,
+    process.env.BENCH_CONNECTIONS && `BENCH_CONNECTIONS=${CONNECTIONS}`,
+    process.env.BENCH_ROUNDS && `BENCH_ROUNDS=${ROUNDS}`,
+  ].filter(Boolean);
   const command = process.env.npm_lifecycle_event ? `pnpm ${process.env.npm_lifecycle_event}` : `node ${path.relative(process.cwd(), process.argv[1]!)}`;
   return [
     `## Catalog reads vs bare Fastify`,
     '',
-    `Command: \`${[...settings, command].join(' ')}\` (${CONNECTIONS} connections, ${DURATION} s per target after a ${WARMUP_SECONDS} s warm-up)`,
+    `Command: \`${[...settings, command].join(' ')}\` (${CONNECTIONS} connections; ${ROUNDS} rounds of ${DURATION} s per target, after a ${WARMUP_SECONDS} s warm-up of each)`,
     `Machine: node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
     '',
-    '| target | req/s (mean) | p50 ms | p99 ms | vs bare Fastify |',
+    '| target | req/s (median of rounds) | p50 ms | p99 ms | vs bare Fastify (range over rounds) |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...rows,
   ].join('\n');
@@ -192,9 +211,20 @@ async function main(): Promise<void> {
     { name: 'catalog `GET /products?limit=20`', url: `${catalogUrl}/api/catalog/products?limit=20`, expect: '2xx' },
     { name: 'catalog `GET /products/:slug` 304', url: productUrl, headers: { 'if-none-match': etag }, expect: '3xx' },
   ];
-  const results = [];
-  for (const target of targets) results.push({ target, result: await measure(target) });
-  console.log(report(results));
+  for (const target of targets) {
+    console.error(`${target.name}: warming up ${WARMUP_SECONDS} s`);
+    await measure(target, WARMUP_SECONDS);
+  }
+  const rounds: Result[][] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const results: Result[] = [];
+    for (const target of targets) {
+      console.error(`round ${round}/${ROUNDS}: ${target.name}, ${DURATION} s`);
+      results.push(await measure(target, DURATION));
+    }
+    rounds.push(results);
+  }
+  console.log(report(rounds, targets));
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

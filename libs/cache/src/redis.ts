@@ -15,6 +15,8 @@ export async function connectRedis(url: string, options: RedisClientOptions): Pr
     connectionName: options.name,
     lazyConnect: true,
     enableOfflineQueue: false,
+    // Commands issued in the same tick (rate-limit checks and cache reads of concurrent requests) share one write.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     commandTimeout: options.commandTimeoutMs ?? 500,
     connectTimeout: 2_000,

@@ -12,7 +12,6 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
-import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { authPlugin, type TokenVerifier } from './auth.ts';
 import { docsPlugin, type DocsOptions } from './docs.ts';
@@ -20,6 +19,7 @@ import { installErrorHandling } from './error-handler.ts';
 import { healthPlugin, type ReadinessCheck } from './health.ts';
 import { metricsPlugin } from './metrics.ts';
 import { rateLimitPlugin, type RateLimitOptions } from './rate-limit.ts';
+import { securityHeadersPlugin } from './security-headers.ts';
 import { installValidation } from './validation.ts';
 
 export type App = FastifyInstance<
@@ -82,12 +82,12 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
 
   installValidation(app);
   installErrorHandling(app);
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
 
-  // A JSON API has no pages to protect with a CSP of its own (Swagger UI sets its own); the other headers stay.
-  await app.register(helmet, { contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  await app.register(securityHeadersPlugin);
   await app.register(authPlugin, { verifier: options.verifier });
   await app.register(rateLimitPlugin, options.rateLimit);
   await app.register(metricsPlugin, { service: options.service, defaultMetrics: options.defaultMetrics ?? false });

@@ -7,3 +7,5 @@ export * from './docs.ts';
 export * from './rate-limit.ts';
 export * from './create-app.ts';
 export * from './serve.ts';
+export * from './security-headers.ts';
+export * from './rate-limit-store.ts';

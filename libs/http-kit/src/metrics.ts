@@ -34,15 +34,30 @@ export const metricsPlugin = fp<{ service: string; defaultMetrics?: boolean }>(
     });
     app.decorate('metrics', registry);
     app.decorateRequest('startedAt', 0n);
-    app.addHook('onRequest', async (request) => {
+    // Children per label set, looked up by one string: prom-client would otherwise hash a label object per call.
+    const children = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+    const childFor = (method: string, route: string, status: number) => {
+      const key = `${method} ${route} ${status}`;
+      let child = children.get(key);
+      if (!child) {
+        const labels = { method, route, status_code: String(status) };
+        const counter = requests.labels(labels);
+        const histogram = duration.labels(labels);
+        child = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+        children.set(key, child);
+      }
+      return child;
+    };
+    app.addHook('onRequest', (request, _reply, done) => {
       request.startedAt = process.hrtime.bigint();
+      done();
     });
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       // The route pattern, not the URL: ids in paths would explode the label set.
-      const route = request.routeOptions.url ?? 'unmatched';
-      const labels = { method: request.method, route, status_code: String(reply.statusCode) };
-      requests.inc(labels);
-      duration.observe(labels, Number(process.hrtime.bigint() - request.startedAt) / 1e9);
+      const child = childFor(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode);
+      child.count();
+      child.observe(Number(process.hrtime.bigint() - request.startedAt) / 1e9);
+      done();
     });
     app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false } }, async (_request, reply) => {
       reply.type(registry.contentType);

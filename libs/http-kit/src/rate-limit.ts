@@ -6,6 +6,7 @@ import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 import { tooManyRequests } from './errors.ts';
+import { rateLimitStore, SharedRateCounter } from './rate-limit-store.ts';
 
 export interface RateLimitOptions {
   /** requests per window per key */
@@ -19,13 +20,19 @@ export interface RateLimitOptions {
 
 export const rateLimitPlugin = fp<RateLimitOptions>(
   async (app, options) => {
+    const counter = options.redis
+      ? new SharedRateCounter({ redis: options.redis, prefix: `${options.namespace ?? 'securecart'}:rl:` })
+      : undefined;
+    if (counter) app.addHook('onClose', async () => counter.stop());
     await app.register(rateLimit, {
       global: true,
       max: options.max,
       timeWindow: options.windowMs,
-      ...(options.redis ? { redis: options.redis } : {}),
-      nameSpace: `${options.namespace ?? 'securecart'}:rl:`,
+      ...(counter ? { store: rateLimitStore(counter) } : {}),
       skipOnError: true,
+      // Limit headers on every response would cost every response; a 429 says Retry-After.
+      addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+      addHeaders: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true, 'retry-after': true },
       keyGenerator: (request) => (request.user ? `u:${request.user.sub}` : `ip:${request.ip}`),
       errorResponseBuilder: (_request, context) => tooManyRequests(Math.max(1, Math.ceil(context.ttl / 1000))),
     });

@@ -19,7 +19,7 @@ export function cachedJson(reply: FastifyReply, data: object): CachedJson {
 }
 
 export function sendCachedJson(request: FastifyRequest, reply: FastifyReply, entry: CachedJson): FastifyReply {
-  reply.header('etag', entry.etag).header('cache-control', PUBLIC_CACHE_CONTROL).header('vary', 'accept-encoding');
+  reply.header('etag', entry.etag).header('cache-control', PUBLIC_CACHE_CONTROL);
   if (matchesEtag(request.headers['if-none-match'], entry.etag)) return reply.code(304).send();
   return reply.type('application/json; charset=utf-8').send(entry.body);
 }
