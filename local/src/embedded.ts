@@ -14,7 +14,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { pino } from 'pino';
 import { Cache, connectRedis, MemoryStore, RedisStore, type SharedStore } from '@securecart/cache';
 import { buildCatalogApp, catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
-import { ConfigError } from '@securecart/config';
+import { loadConfigOrExit } from '@securecart/config';
 import { createPool, migratePgliteDb, migrateWithUrl, ReplicaRouter, type Db } from '@securecart/db';
 import { createDevIdentityProvider, devIdentityRoutes } from '@securecart/dev-idp';
 import { buildEdge } from '@securecart/edge';
@@ -103,16 +103,7 @@ export async function startEmbedded(config: EmbeddedConfig) {
 }
 
 async function main() {
-  let config: EmbeddedConfig;
-  try {
-    config = loadEmbeddedConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`securecart: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit('securecart', () => loadEmbeddedConfig());
   let running: Awaited<ReturnType<typeof startEmbedded>>;
   try {
     running = await startEmbedded(config);

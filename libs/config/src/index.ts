@@ -86,3 +86,19 @@ export function loadConfig<T extends TProperties>(
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(converted) as Readonly<Static<TObject<T>>>;
 }
+
+/**
+ * For entry points: loads the configuration, or prints the ConfigError's message (no stack trace: it is the
+ * operator's input that is wrong, not the code) prefixed with the process name, and exits 1.
+ */
+export function loadConfigOrExit<T>(processName: string, load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${processName}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -5,7 +5,7 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino } from 'pino';
 import { Cache, connectRedis, MemoryStore, RedisStore, type SharedStore } from '@securecart/cache';
-import { ConfigError } from '@securecart/config';
+import { loadConfigOrExit } from '@securecart/config';
 import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import { buildCatalogApp } from './app.ts';
@@ -58,16 +58,7 @@ export async function startCatalogServer(config: CatalogConfig) {
 }
 
 async function main() {
-  let config: CatalogConfig;
-  try {
-    config = loadCatalogConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`catalog: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit('catalog', () => loadCatalogConfig());
   const { app, close } = await startCatalogServer(config);
   await serve(app, { port: config.PORT, host: config.HOST, cleanup: close });
 }
