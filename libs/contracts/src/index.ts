@@ -5,3 +5,4 @@
 export * from './problem.ts';
 export * from './pagination.ts';
 export * from './catalog.ts';
+export * from './events.ts';

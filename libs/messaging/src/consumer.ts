@@ -1,0 +1,97 @@
+/**
+ * Queue consumers on sqs-consumer: batches of up to 10 handled concurrently, the visibility timeout extended
+ * while a handler runs long (heartbeat), and on failure the message made visible again after an exponential
+ * backoff (2^receives seconds, at most 15 min) rather than at once. After maxReceiveCount receives SQS moves it to
+ * the dead-letter queue; each failure is logged with its reason. Handlers are looked up by event type; a message
+ * that is not a valid envelope, or that no handler takes, fails the same way, so it ends in the DLQ, not lost.
+ */
+import { Consumer } from 'sqs-consumer';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import type { EventName } from '@securecart/contracts';
+import { eventNameOf, parseEvent, type CloudEvent } from './envelope.ts';
+
+export type EventHandler = (event: CloudEvent, context: { receiveCount: number }) => Promise<void>;
+
+export interface QueueConsumerOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  handlers: Partial<Record<EventName, EventHandler>>;
+  batchSize?: number;
+  visibilityTimeoutSeconds?: number;
+  /** how long stop() waits for handlers in flight */
+  drainTimeoutMs?: number;
+  /** seconds before a failed message is received again (default: exponential, backoffSeconds) */
+  retryDelaySeconds?: (receiveCount: number) => number;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+export interface ConsumerStats {
+  handled: Partial<Record<string, number>>;
+  failed: Partial<Record<string, number>>;
+}
+
+const receiveCountOf = (message: Message) => Number(message.Attributes?.ApproximateReceiveCount ?? 1);
+
+export function backoffSeconds(receiveCount: number): number {
+  return Math.min(2 ** receiveCount, 900);
+}
+
+export class QueueConsumer {
+  readonly stats: ConsumerStats = { handled: {}, failed: {} };
+  private readonly consumer: Consumer;
+  private readonly options: QueueConsumerOptions;
+
+  constructor(options: QueueConsumerOptions) {
+    this.options = options;
+    const visibilityTimeout = options.visibilityTimeoutSeconds ?? 30;
+    this.consumer = Consumer.create({
+      sqs: options.sqs,
+      queueUrl: options.queueUrl,
+      batchSize: options.batchSize ?? 10,
+      visibilityTimeout,
+      heartbeatInterval: Math.max(1, Math.floor(visibilityTimeout / 3)),
+      waitTimeSeconds: 1,
+      pollingCompleteWaitTimeMs: options.drainTimeoutMs ?? 20_000,
+      messageSystemAttributeNames: ['ApproximateReceiveCount'],
+      terminateVisibilityTimeout: (messages) => (options.retryDelaySeconds ?? backoffSeconds)(Math.max(...messages.map(receiveCountOf))),
+      handleMessage: async (message) => {
+        await this.handle(message);
+        return message;
+      },
+    });
+    this.consumer.on('error', (error) => options.log?.warn({ err: error, queue: options.queueUrl }, 'queue consumer error'));
+    this.consumer.on('processing_error', () => undefined); // logged in handle() with the reason
+  }
+
+  start(): void {
+    this.consumer.start();
+  }
+
+  /** Stops polling and waits (up to drainTimeoutMs) for the messages in flight. */
+  async stop(): Promise<void> {
+    if (!this.consumer.status.isRunning) return;
+    const stopped = new Promise<void>((resolve) => this.consumer.once('stopped', () => resolve()));
+    this.consumer.stop();
+    await stopped;
+  }
+
+  private async handle(message: Message): Promise<void> {
+    const receiveCount = receiveCountOf(message);
+    let type = 'unparsed';
+    try {
+      const event = parseEvent(message.Body ?? '');
+      type = event.type;
+      const handler = this.options.handlers[eventNameOf(event.type)!];
+      if (!handler) throw new Error(`no handler for ${event.type} on this queue`);
+      await handler(event, { receiveCount });
+      this.stats.handled[type] = (this.stats.handled[type] ?? 0) + 1;
+    } catch (error) {
+      this.stats.failed[type] = (this.stats.failed[type] ?? 0) + 1;
+      this.options.log?.warn(
+        { err: error, messageId: message.MessageId, type, receiveCount, retryInSeconds: (this.options.retryDelaySeconds ?? backoffSeconds)(receiveCount) },
+        `message failed: ${(error as Error).message}`,
+      );
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The transactional outbox (DESIGN §3). A service writes its change and the event row in one transaction
+ * (`enqueueEvent`); the relay publishes unpublished rows in batches and marks them. Batches are claimed with
+ * `FOR UPDATE SKIP LOCKED`, so any number of relay instances can run: each row is claimed by one of them. A relay
+ * that crashes after publishing and before committing publishes those rows again: delivery is at-least-once,
+ * and consumers make the effect exactly-once (processed-events.ts). LISTEN/NOTIFY wakes the relay at once after
+ * a commit; otherwise it polls.
+ */
+import { sql } from 'drizzle-orm';
+import { index, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
+import type pg from 'pg';
+import type { EventName } from '@securecart/contracts';
+import type { Db } from '@securecart/db';
+import type { CloudEvent } from './envelope.ts';
+import { PublishError, type SnsPublisher } from './publisher.ts';
+import { topicOf, type TopicName } from './topology.ts';
+import { eventNameOf } from './envelope.ts';
+
+/** The outbox table of a service's own schema: export it from the service's drizzle schema file. */
+export function outboxTable(schema: PgSchema) {
+  return schema.table(
+    'outbox',
+    {
+      id: uuid('id').primaryKey(),
+      topic: text('topic').notNull(),
+      type: text('type').notNull(),
+      subject: text('subject').notNull(),
+      envelope: jsonb('envelope').notNull(),
+      createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+      publishedAt: timestamp('published_at', { withTimezone: true }),
+    },
+    (t) => [index('outbox_unpublished_idx').on(t.createdAt).where(sql`${t.publishedAt} is null`)],
+  );
+}
+
+export const notifyChannel = (schemaName: string) => `${schemaName}_outbox`;
+
+/** Writes the event into the outbox inside the caller's transaction, and wakes the relay when it commits. */
+export async function enqueueEvent(tx: Db, schemaName: string, event: CloudEvent): Promise<void> {
+  const name = eventNameOf(event.type) as EventName;
+  await tx.execute(sql`
+    insert into ${sql.identifier(schemaName)}.outbox (id, topic, type, subject, envelope)
+    values (${event.id}, ${topicOf(name)}, ${event.type}, ${event.subject}, ${JSON.stringify(event)}::jsonb)`);
+  await tx.execute(sql`select pg_notify(${notifyChannel(schemaName)}, '')`);
+}
+
+export interface OutboxRelayOptions {
+  pool: pg.Pool;
+  schema: string;
+  publisher: SnsPublisher;
+  topicArns: Record<TopicName, string>;
+  batchSize?: number;
+  /** polling interval when nothing wakes the relay */
+  intervalMs?: number;
+  /** a client for LISTEN; without it the relay polls */
+  listenClient?: pg.Client;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export class OutboxRelay {
+  readonly stats = { published: 0, failures: 0, batches: 0 };
+  private readonly options: OutboxRelayOptions;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private backoffMs = 0;
+
+  constructor(options: OutboxRelayOptions) {
+    this.options = options;
+  }
+
+  /** Claims one batch, publishes it, marks what was published. Returns how many were published. */
+  async runOnce(): Promise<number> {
+    const { pool, schema, batchSize = 100 } = this.options;
+    const table = `${quoteIdent(schema)}.outbox`;
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      const { rows } = await client.query<{ id: string; topic: TopicName; envelope: CloudEvent }>(
+        `select id, topic, envelope from ${table} where published_at is null order by created_at, id limit $1 for update skip locked`,
+        [batchSize],
+      );
+      if (rows.length === 0) {
+        await client.query('commit');
+        return 0;
+      }
+      const failed = new Set<string>();
+      for (const [topic, events] of groupByTopic(rows)) {
+        try {
+          await this.options.publisher.publish(this.options.topicArns[topic], events);
+        } catch (error) {
+          if (!(error instanceof PublishError)) throw error;
+          error.failedIds.forEach((id) => failed.add(id));
+          this.options.log?.warn({ err: error, topic, failed: error.failedIds.length }, 'outbox: publishing failed; rows stay for the next attempt');
+        }
+      }
+      const published = rows.map((r) => r.id).filter((id) => !failed.has(id));
+      if (published.length > 0) await client.query(`update ${table} set published_at = now() where id = any($1::uuid[])`, [published]);
+      await client.query('commit');
+      this.stats.batches++;
+      this.stats.published += published.length;
+      this.stats.failures += failed.size;
+      if (failed.size > 0) throw new PublishError(`${failed.size} outbox events were not published`, [...failed]);
+      return published.length;
+    } catch (error) {
+      await client.query('rollback').catch((rollbackError: unknown) => {
+        broken = rollbackError as Error;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const listener = this.options.listenClient;
+    if (listener) {
+      listener.on('notification', () => this.wake?.());
+      await listener.query(`listen ${quoteIdent(notifyChannel(this.options.schema))}`);
+    }
+    this.loop = this.run();
+  }
+
+  /** Finishes the batch in flight, then stops. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { batchSize = 100, intervalMs = 500 } = this.options;
+    while (this.running) {
+      let published = 0;
+      try {
+        published = await this.runOnce();
+        this.backoffMs = 0;
+      } catch (error) {
+        // SNS or the database is away: wait longer each time, up to 30 s. Rows wait in the table.
+        this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 500), 30_000);
+        this.options.log?.warn({ err: error, retryInMs: this.backoffMs }, 'outbox relay: batch failed');
+      }
+      if (published === batchSize && this.backoffMs === 0) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.backoffMs || intervalMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+function groupByTopic(rows: { id: string; topic: TopicName; envelope: CloudEvent }[]): Map<TopicName, CloudEvent[]> {
+  const groups = new Map<TopicName, CloudEvent[]>();
+  for (const row of rows) {
+    const list = groups.get(row.topic) ?? [];
+    list.push(row.envelope);
+    groups.set(row.topic, list);
+  }
+  return groups;
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain identifier: ${name}`);
+  return `"${name}"`;
+}

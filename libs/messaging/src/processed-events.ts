@@ -1,0 +1,26 @@
+/**
+ * Idempotent consumers (DESIGN §3): a handler records the event id in its schema's `processed_events` table in
+ * the same transaction as its effects. A redelivered event finds its id taken and does nothing: at-least-once
+ * delivery, exactly-once effect.
+ */
+import { sql } from 'drizzle-orm';
+import { text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
+import type { Db } from '@securecart/db';
+
+export function processedEventsTable(schema: PgSchema) {
+  return schema.table('processed_events', {
+    eventId: uuid('event_id').primaryKey(),
+    type: text('type').notNull(),
+    processedAt: timestamp('processed_at', { withTimezone: true }).notNull().defaultNow(),
+  });
+}
+
+/** Records the event as processed; false when it already was (the caller then skips its effects). */
+export async function recordProcessed(tx: Db, schemaName: string, eventId: string, type: string): Promise<boolean> {
+  const result = await tx.execute(sql`
+    insert into ${sql.identifier(schemaName)}.processed_events (event_id, type) values (${eventId}, ${type})
+    on conflict (event_id) do nothing`);
+  return ((result as unknown as { rowCount?: number; affectedRows?: number }).rowCount ??
+    (result as unknown as { affectedRows?: number }).affectedRows ??
+    0) === 1;
+}

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { backoffSeconds, createEvent, filterPolicy, InvalidEventError, parseEvent, topicOf, TOPOLOGY } from '../src/index.ts';
+
+const data = { orderId: randomUUID(), customerId: 'c-1', contact: {}, reason: 'late' };
+
+describe('CloudEvents envelopes', () => {
+  it('round-trips through JSON and validates on the way in', () => {
+    const event = createEvent({ name: 'order.cancelled', source: 'orders-worker', subject: data.orderId, data, correlationId: 'c' });
+    expect(event).toMatchObject({ specversion: '1.0', type: 'com.securecart.order.cancelled', source: '/securecart/orders-worker', correlationid: 'c' });
+    expect(parseEvent(JSON.stringify(event))).toEqual(event);
+  });
+
+  it.each([
+    ['not JSON', '{nope'],
+    ['not an envelope', '{"hello":1}'],
+    ['an unknown type', JSON.stringify({ specversion: '1.0', id: 'x', type: 'com.securecart.order.teleported', data: {} })],
+    ['data that breaks its schema', JSON.stringify({ specversion: '1.0', id: 'x', type: 'com.securecart.order.cancelled', data: { orderId: 1 } })],
+  ])('refuses %s', (_what, body) => {
+    expect(() => parseEvent(body)).toThrow(InvalidEventError);
+  });
+
+  it('refuses a traceparent that is not W3C Trace Context', () => {
+    expect(() => createEvent({ name: 'order.cancelled', source: 's', subject: 'x', data, traceparent: 'abc' })).toThrow(/traceparent/);
+  });
+});
+
+describe('topology', () => {
+  it('has a dead-letter rule of 5 receives on every queue, as DESIGN §3 says', () => {
+    expect(Object.values(TOPOLOGY.queues).every((q) => q.maxReceiveCount === 5)).toBe(true);
+  });
+
+  it('subscribes each queue only to events its topic carries', () => {
+    for (const queue of Object.values(TOPOLOGY.queues)) {
+      for (const s of queue.subscriptions) expect(TOPOLOGY.topics[s.topic].events).toEqual(expect.arrayContaining(s.events));
+    }
+  });
+
+  it('filters on the full CloudEvents type and finds the topic of an event', () => {
+    expect(filterPolicy(['order.placed'])).toEqual({ type: ['com.securecart.order.placed'] });
+    expect(topicOf('payment.captured')).toBe('fulfillment-events');
+  });
+
+  it('backs off exponentially, capped at 15 minutes', () => {
+    expect([1, 2, 5, 20].map(backoffSeconds)).toEqual([2, 4, 32, 900]);
+  });
+});

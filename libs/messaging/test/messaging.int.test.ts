@@ -1,0 +1,230 @@
+/**
+ * The messaging library on the real SQS/SNS wire protocol (fauxqs, embedded) and real Postgres: topology
+ * bootstrap, filter policies, the outbox relay under concurrency and outage, consumers, DLQs, idempotency.
+ */
+import { randomUUID } from 'node:crypto';
+import { ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { startFauxqs } from 'fauxqs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createPool, inTransaction } from '@securecart/db';
+import { TcpProxy, waitFor } from '@securecart/testing';
+import {
+  bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, enqueueEvent, OutboxRelay, QueueConsumer,
+  recordProcessed, SnsPublisher, topicArnsFromCopilot, type AwsClients, type MessagingAddresses,
+} from '../src/index.ts';
+
+const infra = inject('infra');
+const SCHEMA = 'messaging_test';
+let fauxqs: Awaited<ReturnType<typeof startFauxqs>>;
+let clients: AwsClients;
+let addresses: MessagingAddresses;
+let pool: pg.Pool;
+const cleanups: (() => Promise<unknown> | void)[] = [];
+
+const order = () => ({
+  orderId: randomUUID(), customerId: 'c-1', contact: { email: 'a@example.com' }, reason: 'changed my mind',
+});
+
+async function drain(queueUrl: string, quietMs = 500): Promise<Message[]> {
+  const messages: Message[] = [];
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < quietMs) {
+    const r = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
+    if (r.Messages?.length) {
+      messages.push(...r.Messages);
+      quietSince = Date.now();
+      const { DeleteMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+      await clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: r.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return messages;
+}
+
+beforeAll(async () => {
+  fauxqs = await startFauxqs({ port: 0, logger: false });
+  clients = createAwsClients({ region: 'us-east-1', endpoint: fauxqs.address });
+  addresses = await bootstrapTopology(clients, { prefix: 't-' });
+  pool = createPool(infra.databaseUrl, { name: 'messaging-test' });
+  await pool.query(`create schema if not exists ${SCHEMA}`);
+  // the DDL of outboxTable() and processedEventsTable(), as a service's migration creates it
+  await pool.query(`create table if not exists ${SCHEMA}.outbox (id uuid primary key, topic text not null, type text not null, subject text not null,
+    envelope jsonb not null, created_at timestamptz not null default now(), published_at timestamptz)`);
+  await pool.query(`create table if not exists ${SCHEMA}.processed_events (event_id uuid primary key, type text not null, processed_at timestamptz not null default now())`);
+  await pool.query(`create table if not exists ${SCHEMA}.effects (n serial primary key, event_id uuid not null)`);
+});
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await pool?.end();
+  if (clients) destroyAwsClients(clients);
+  await fauxqs?.stop();
+});
+
+describe('topology', () => {
+  it('bootstraps idempotently: a second run finds the same topics and queues', async () => {
+    expect(await bootstrapTopology(clients, { prefix: 't-' })).toEqual(addresses);
+    expect(Object.keys(addresses.queueUrls).sort()).toEqual(['fulfillment', 'notifications', 'orders-fulfillment-updates', 'orders-intake']);
+  });
+
+  it('routes each event type only to the queues whose filter lets it through, with its attributes', async () => {
+    const publisher = new SnsPublisher(clients);
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const cancelled = createEvent({ name: 'order.cancelled', source: 'orders-worker', subject: randomUUID(), data: order(), traceparent, correlationId: 'corr-1' });
+    const refunded = createEvent({ name: 'order.refunded', source: 'orders-worker', subject: randomUUID(), data: { orderId: randomUUID(), customerId: 'c', contact: {}, amountCents: 5, currency: 'USD' } });
+    await publisher.publish(addresses.topicArns['order-events'], [cancelled, refunded]);
+
+    const toFulfillment = await drain(addresses.queueUrls.fulfillment);
+    const toNotifications = await drain(addresses.queueUrls.notifications);
+    expect(toFulfillment.map((m) => JSON.parse(m.Body!).id)).toEqual([cancelled.id]); // placed, cancelled only
+    expect(toNotifications.map((m) => JSON.parse(m.Body!).id).sort()).toEqual([cancelled.id, refunded.id].sort());
+    const received = toFulfillment[0]!;
+    expect(JSON.parse(received.Body!)).toEqual(cancelled); // raw delivery: the envelope itself
+    expect(received.MessageAttributes?.type?.StringValue).toBe('com.securecart.order.cancelled');
+    expect(received.MessageAttributes?.traceparent?.StringValue).toBe(traceparent);
+    expect(JSON.parse(received.Body!)).toMatchObject({ specversion: '1.0', traceparent, correlationid: 'corr-1', source: '/securecart/orders-worker' });
+  });
+
+  it('refuses to create an event whose data does not match its schema', () => {
+    expect(() => createEvent({ name: 'order.cancelled', source: 'x', subject: 'y', data: { orderId: 'not-a-uuid' } as never })).toThrow(/order.cancelled/);
+  });
+
+  it('reads topic ARNs from Copilot\'s injected map', () => {
+    const env = { COPILOT_SNS_TOPIC_ARNS: JSON.stringify({ 'order-events': 'arn:aws:sns:eu-west-1:1:app-env-orders-order-events' }) };
+    expect(topicArnsFromCopilot(env, ['order-events', 'checkout-events'])).toEqual({ 'order-events': 'arn:aws:sns:eu-west-1:1:app-env-orders-order-events' });
+    expect(() => topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: '[1]' }, ['order-events'])).toThrow(/JSON object/);
+  });
+});
+
+describe('outbox relay', () => {
+  async function enqueue(n: number): Promise<string[]> {
+    const ids: string[] = [];
+    const db = drizzle(pool);
+    await inTransaction(db, async (tx) => {
+      for (let i = 0; i < n; i++) {
+        const event = createEvent({ name: 'order.cancelled', source: 'orders-worker', subject: randomUUID(), data: order() });
+        ids.push(event.id);
+        await enqueueEvent(tx, SCHEMA, event);
+      }
+    });
+    return ids;
+  }
+
+  it('publishes every event exactly once with two relays running together', async () => {
+    await drain(addresses.queueUrls.fulfillment, 200);
+    const ids = await enqueue(300);
+    const relays = [0, 1].map(() => new OutboxRelay({ pool, schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, batchSize: 25, intervalMs: 20 }));
+    await Promise.all(relays.map((r) => r.start()));
+    cleanups.push(() => Promise.all(relays.map((r) => r.stop())));
+    const received: string[] = [];
+    await waitFor(async () => {
+      received.push(...(await drain(addresses.queueUrls.fulfillment, 100)).map((m) => JSON.parse(m.Body!).id as string));
+      return received.length >= ids.length;
+    }, { timeoutMs: 30_000, what: 'all events on the queue' });
+    received.push(...(await drain(addresses.queueUrls.fulfillment, 500)).map((m) => JSON.parse(m.Body!).id as string));
+    await Promise.all(relays.map((r) => r.stop()));
+    expect(received.length).toBe(ids.length);
+    expect(new Set(received)).toEqual(new Set(ids));
+    expect(relays[0]!.stats.published + relays[1]!.stats.published).toBe(ids.length);
+    expect(relays.every((r) => r.stats.published > 0)).toBe(true); // both took part
+    const { rows } = await pool.query(`select count(*)::int as n from ${SCHEMA}.outbox where published_at is null`);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('keeps rows when SNS cannot be reached and publishes them once it is back', async () => {
+    const proxy = await TcpProxy.forUrl(fauxqs.address).start();
+    cleanups.push(() => proxy.stop());
+    const viaProxy = createAwsClients({ region: 'us-east-1', endpoint: proxy.rewrite(fauxqs.address).replace(/\/$/, ''), requestTimeoutMs: 1_000 });
+    cleanups.push(() => destroyAwsClients(viaProxy));
+    const relay = new OutboxRelay({ pool, schema: SCHEMA, publisher: new SnsPublisher(viaProxy), topicArns: addresses.topicArns });
+    const ids = await enqueue(3);
+    proxy.sever();
+    await expect(relay.runOnce()).rejects.toThrow();
+    const waiting = await pool.query(`select count(*)::int as n from ${SCHEMA}.outbox where published_at is null and id = any($1::uuid[])`, [ids]);
+    expect(waiting.rows[0].n).toBe(3);
+    proxy.restore();
+    expect(await relay.runOnce()).toBe(3);
+    const received = (await drain(addresses.queueUrls.fulfillment)).map((m) => JSON.parse(m.Body!).id);
+    expect(received.sort()).toEqual([...ids].sort());
+  });
+
+  it('wakes at once on NOTIFY instead of waiting for its polling interval', async () => {
+    const listenClient = new pg.Client({ connectionString: infra.databaseUrl });
+    await listenClient.connect();
+    cleanups.push(() => listenClient.end());
+    const relay = new OutboxRelay({ pool, schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, intervalMs: 60_000, listenClient });
+    await relay.start();
+    cleanups.push(() => relay.stop());
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let its first (empty) pass finish and sleep
+    const [id] = await enqueue(1);
+    const started = Date.now();
+    await waitFor(async () => (await drain(addresses.queueUrls.fulfillment, 50)).some((m) => JSON.parse(m.Body!).id === id), { timeoutMs: 5_000, what: 'the event' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await relay.stop();
+  });
+});
+
+describe('queue consumer', () => {
+  it('hands each event to its handler once, and records it so that a redelivery has no effect', async () => {
+    const db = drizzle(pool);
+    await drain(addresses.queueUrls.notifications, 200); // earlier tests' order.cancelled events land here too
+    const deliveries: string[] = [];
+    const consumer = new QueueConsumer({
+      sqs: clients.sqs,
+      queueUrl: addresses.queueUrls.notifications,
+      handlers: {
+        'order.cancelled': async (event) => {
+          await inTransaction(db, async (tx) => {
+            if (!(await recordProcessed(tx, SCHEMA, event.id, event.type))) return;
+            await tx.execute(sql`insert into ${sql.identifier(SCHEMA)}.effects (event_id) values (${event.id})`);
+          });
+          deliveries.push(event.id); // after the handler's transaction has committed
+        },
+      },
+    });
+    consumer.start();
+    cleanups.push(() => consumer.stop());
+    const event = createEvent({ name: 'order.cancelled', source: 'orders-worker', subject: randomUUID(), data: order() });
+    // the same event delivered twice, as SQS may do
+    await clients.sqs.send(new SendMessageCommand({ QueueUrl: addresses.queueUrls.notifications, MessageBody: JSON.stringify(event) }));
+    await clients.sqs.send(new SendMessageCommand({ QueueUrl: addresses.queueUrls.notifications, MessageBody: JSON.stringify(event) }));
+    await waitFor(() => deliveries.filter((id) => id === event.id).length === 2, { timeoutMs: 10_000, what: 'both deliveries' });
+    const { rows } = await pool.query(`select count(*)::int as n from ${SCHEMA}.effects where event_id = $1`, [event.id]);
+    expect(rows[0].n).toBe(1);
+    await consumer.stop();
+  });
+
+  it('retries a poison message, moves it to the DLQ after 5 receives, and keeps the queue flowing', async () => {
+    await drain(addresses.queueUrls['orders-intake'], 100);
+    const handled: string[] = [];
+    const consumer = new QueueConsumer({
+      sqs: clients.sqs,
+      queueUrl: addresses.queueUrls['orders-intake'],
+      retryDelaySeconds: () => 0,
+      handlers: { 'order.submitted': async (event) => void handled.push(event.id) },
+    });
+    consumer.start();
+    cleanups.push(() => consumer.stop());
+    await clients.sqs.send(new SendMessageCommand({ QueueUrl: addresses.queueUrls['orders-intake'], MessageBody: '{"not":"an event"}' }));
+    const good = createEvent({
+      name: 'order.submitted', source: 'checkout', subject: randomUUID(),
+      data: {
+        orderId: randomUUID(), customerId: 'c-1', lines: [{ productId: randomUUID(), sku: 'S', name: 'N', quantity: 1, unitPriceCents: 100 }],
+        totalCents: 100, currency: 'USD', shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' },
+        contact: { email: 'a@example.com' }, paymentToken: 'tok_approve', submittedAt: new Date().toISOString(),
+      },
+    });
+    await clients.sqs.send(new SendMessageCommand({ QueueUrl: addresses.queueUrls['orders-intake'], MessageBody: JSON.stringify(good) }));
+    await waitFor(() => handled.includes(good.id), { timeoutMs: 10_000, what: 'the good message' });
+    const dead = await waitFor(async () => {
+      const r = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: addresses.deadLetterQueueUrls['orders-intake'], MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+      return r.Messages?.[0];
+    }, { timeoutMs: 20_000, what: 'the poison message in the DLQ' });
+    expect(dead.Body).toBe('{"not":"an event"}');
+    expect(consumer.stats.failed.unparsed).toBe(5);
+    await consumer.stop();
+  });
+});
