@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import { index, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
 import type { EventName } from '@securecart/contracts';
-import type { Db } from '@securecart/db';
+import { inTransaction, type Db } from '@securecart/db';
 import type { CloudEvent } from './envelope.ts';
 import { PublishError, type SnsPublisher } from './publisher.ts';
 import { topicOf, type TopicName } from './topology.ts';
@@ -44,15 +44,22 @@ export async function enqueueEvent(tx: Db, schemaName: string, event: CloudEvent
   await tx.execute(sql`select pg_notify(${notifyChannel(schemaName)}, '')`);
 }
 
+interface OutboxRow {
+  id: string;
+  topic: TopicName;
+  envelope: CloudEvent;
+}
+
 export interface OutboxRelayOptions {
-  pool: pg.Pool;
+  /** the service's primary (node-postgres or PGlite) */
+  db: Db;
   schema: string;
   publisher: SnsPublisher;
   topicArns: Record<TopicName, string>;
   batchSize?: number;
   /** polling interval when nothing wakes the relay */
   intervalMs?: number;
-  /** a client for LISTEN; without it the relay polls */
+  /** a dedicated node-postgres client for LISTEN; without it the relay polls */
   listenClient?: pg.Client;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -71,21 +78,19 @@ export class OutboxRelay {
 
   /** Claims one batch, publishes it, marks what was published. Returns how many were published. */
   async runOnce(): Promise<number> {
-    const { pool, schema, batchSize = 100 } = this.options;
-    const table = `${quoteIdent(schema)}.outbox`;
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('begin');
-      const { rows } = await client.query<{ id: string; topic: TopicName; envelope: CloudEvent }>(
-        `select id, topic, envelope from ${table} where published_at is null order by created_at, id limit $1 for update skip locked`,
-        [batchSize],
+    const { db, schema, batchSize = 100 } = this.options;
+    const table = sql`${sql.identifier(schema)}.outbox`;
+    const failed = new Set<string>();
+    const published = await inTransaction(db, async (tx) => {
+      const result = await tx.execute(
+        sql`select id, topic, envelope from ${table} where published_at is null order by created_at, id limit ${batchSize} for update skip locked`,
       );
-      if (rows.length === 0) {
-        await client.query('commit');
-        return 0;
-      }
-      const failed = new Set<string>();
+      const rows = (result as unknown as { rows: OutboxRow[] }).rows.map((r) => ({
+        ...r,
+        // node-postgres parses jsonb; PGlite too, but be sure
+        envelope: typeof r.envelope === 'string' ? (JSON.parse(r.envelope) as CloudEvent) : r.envelope,
+      }));
+      if (rows.length === 0) return [];
       for (const [topic, events] of groupByTopic(rows)) {
         try {
           await this.options.publisher.publish(this.options.topicArns[topic], events);
@@ -95,22 +100,17 @@ export class OutboxRelay {
           this.options.log?.warn({ err: error, topic, failed: error.failedIds.length }, 'outbox: publishing failed; rows stay for the next attempt');
         }
       }
-      const published = rows.map((r) => r.id).filter((id) => !failed.has(id));
-      if (published.length > 0) await client.query(`update ${table} set published_at = now() where id = any($1::uuid[])`, [published]);
-      await client.query('commit');
-      this.stats.batches++;
-      this.stats.published += published.length;
-      this.stats.failures += failed.size;
-      if (failed.size > 0) throw new PublishError(`${failed.size} outbox events were not published`, [...failed]);
-      return published.length;
-    } catch (error) {
-      await client.query('rollback').catch((rollbackError: unknown) => {
-        broken = rollbackError as Error;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+      const done = rows.map((r) => r.id).filter((id) => !failed.has(id));
+      if (done.length > 0) {
+        await tx.execute(sql`update ${table} set published_at = now() where id in (${sql.join(done.map((id) => sql`${id}::uuid`), sql`, `)})`);
+      }
+      return done;
+    });
+    if (published.length > 0) this.stats.batches++;
+    this.stats.published += published.length;
+    this.stats.failures += failed.size;
+    if (failed.size > 0) throw new PublishError(`${failed.size} outbox events were not published`, [...failed]);
+    return published.length;
   }
 
   async start(): Promise<void> {
@@ -156,7 +156,7 @@ export class OutboxRelay {
   }
 }
 
-function groupByTopic(rows: { id: string; topic: TopicName; envelope: CloudEvent }[]): Map<TopicName, CloudEvent[]> {
+function groupByTopic(rows: OutboxRow[]): Map<TopicName, CloudEvent[]> {
   const groups = new Map<TopicName, CloudEvent[]>();
   for (const row of rows) {
     const list = groups.get(row.topic) ?? [];

@@ -116,7 +116,7 @@ describe('outbox relay', () => {
   it('publishes every event exactly once with two relays running together', async () => {
     await drain(addresses.queueUrls.fulfillment, 200);
     const ids = await enqueue(300);
-    const relays = [0, 1].map(() => new OutboxRelay({ pool, schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, batchSize: 25, intervalMs: 20 }));
+    const relays = [0, 1].map(() => new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, batchSize: 25, intervalMs: 20 }));
     await Promise.all(relays.map((r) => r.start()));
     cleanups.push(() => Promise.all(relays.map((r) => r.stop())));
     const received: string[] = [];
@@ -139,7 +139,7 @@ describe('outbox relay', () => {
     cleanups.push(() => proxy.stop());
     const viaProxy = createAwsClients({ region: 'us-east-1', endpoint: proxy.rewrite(fauxqs.address).replace(/\/$/, ''), requestTimeoutMs: 1_000 });
     cleanups.push(() => destroyAwsClients(viaProxy));
-    const relay = new OutboxRelay({ pool, schema: SCHEMA, publisher: new SnsPublisher(viaProxy), topicArns: addresses.topicArns });
+    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(viaProxy), topicArns: addresses.topicArns });
     const ids = await enqueue(3);
     proxy.sever();
     await expect(relay.runOnce()).rejects.toThrow();
@@ -155,7 +155,7 @@ describe('outbox relay', () => {
     const listenClient = new pg.Client({ connectionString: infra.databaseUrl });
     await listenClient.connect();
     cleanups.push(() => listenClient.end());
-    const relay = new OutboxRelay({ pool, schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, intervalMs: 60_000, listenClient });
+    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, intervalMs: 60_000, listenClient });
     await relay.start();
     cleanups.push(() => relay.stop());
     await new Promise((resolve) => setTimeout(resolve, 100)); // let its first (empty) pass finish and sleep
