@@ -7,3 +7,4 @@ export * from './outbox.ts';
 export * from './processed-events.ts';
 export * from './consumer.ts';
 export * from './addresses.ts';
+export * from './queue-tools.ts';

@@ -3,7 +3,7 @@
  * bootstrap, filter policies, the outbox relay under concurrency and outage, consumers, DLQs, idempotency.
  */
 import { randomUUID } from 'node:crypto';
-import { ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { startFauxqs } from 'fauxqs';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool, inTransaction } from '@securecart/db';
 import { TcpProxy, waitFor } from '@securecart/testing';
 import {
-  bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, enqueueEvent, OutboxRelay, QueueConsumer,
+  bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, drainQueue, enqueueEvent, OutboxRelay, QueueConsumer,
   recordProcessed, SnsPublisher, topicArnsFromCopilot, type AwsClients, type MessagingAddresses,
 } from '../src/index.ts';
 
@@ -28,22 +28,7 @@ const order = () => ({
   orderId: randomUUID(), customerId: 'c-1', contact: { email: 'a@example.com' }, reason: 'changed my mind',
 });
 
-async function drain(queueUrl: string, quietMs = 500): Promise<Message[]> {
-  const messages: Message[] = [];
-  let quietSince = Date.now();
-  while (Date.now() - quietSince < quietMs) {
-    const r = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
-    if (r.Messages?.length) {
-      messages.push(...r.Messages);
-      quietSince = Date.now();
-      const { DeleteMessageBatchCommand } = await import('@aws-sdk/client-sqs');
-      await clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: r.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-    } else {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return messages;
-}
+const drain = (queueUrl: string, quietMs = 500) => drainQueue(clients, queueUrl, quietMs);
 
 beforeAll(async () => {
   fauxqs = await startFauxqs({ port: 0, logger: false });

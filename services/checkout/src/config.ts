@@ -1,0 +1,23 @@
+/** The checkout service's environment, validated once at start (see @securecart/config). */
+import { Env, loadConfig, Type } from '@securecart/config';
+
+export const CheckoutEnv = Type.Object({
+  NODE_ENV: Env.nodeEnv(),
+  PORT: Env.port(3002),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  LOG_LEVEL: Env.logLevel(),
+  REDIS_URL: Env.url(['redis', 'rediss'], 'carts, idempotency records, price snapshots, rate limits'),
+  CATALOG_INTERNAL_URL: Env.url(['http', 'https'], "catalog's internal address (never the edge)"),
+  AUTH_JWKS_URL: Env.url(['http', 'https'], 'JWKS of the identity provider'),
+  AUTH_ISSUER: Type.String({ minLength: 1 }),
+  AUTH_AUDIENCE: Type.String({ minLength: 1 }),
+  AWS_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'an SNS/SQS emulator (fauxqs); unset in AWS')),
+  COPILOT_SNS_TOPIC_ARNS: Type.Optional(Type.String({ description: 'injected by Copilot: JSON map of topic name to ARN' })),
+  CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$' }),
+  RATE_LIMIT_MAX: Env.positiveInt(300, 'requests per window per customer or client'),
+  RATE_LIMIT_WINDOW_MS: Env.positiveInt(60_000, 'rate limit window'),
+});
+
+export type CheckoutConfig = ReturnType<typeof loadCheckoutConfig>;
+export const loadCheckoutConfig = (env: Record<string, string | undefined> = process.env) => loadConfig(CheckoutEnv, env);

@@ -1,0 +1,44 @@
+/**
+ * Checkout as a deployable process: validates its environment, connects to Redis and SNS (topic ARNs from
+ * Copilot's COPILOT_SNS_TOPIC_ARNS in AWS, or from bootstrapping the emulator at AWS_ENDPOINT_URL), serves, and
+ * shuts down cleanly.
+ */
+import { pino } from 'pino';
+import { connectRedis } from '@securecart/cache';
+import { loadConfigOrExit } from '@securecart/config';
+import { createJwksVerifier, serve } from '@securecart/http-kit';
+import { bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, SnsPublisher, topicArnsFromCopilot } from '@securecart/messaging';
+import { buildCheckoutApp } from './app.ts';
+import { loadCheckoutConfig, type CheckoutConfig } from './config.ts';
+
+export async function startCheckoutServer(config: CheckoutConfig) {
+  const log = pino({ level: config.LOG_LEVEL, base: { service: 'checkout' }, redact: ['req.headers.authorization'] });
+  const redis = await connectRedis(config.REDIS_URL, { name: 'checkout' });
+  const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
+  const topicArn = config.AWS_ENDPOINT_URL
+    ? (await bootstrapTopology(clients)).topicArns['checkout-events']
+    : topicArnsFromCopilot(process.env, ['checkout-events'])['checkout-events'];
+  if (!topicArn) throw new MessagingConfigError('no ARN for checkout-events: set COPILOT_SNS_TOPIC_ARNS (AWS) or AWS_ENDPOINT_URL (emulator)');
+  const app = await buildCheckoutApp(
+    {
+      redis,
+      publisher: new SnsPublisher(clients),
+      topicArn,
+      catalogUrl: config.CATALOG_INTERNAL_URL,
+      verifier: createJwksVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+      logger: log,
+    },
+    { namespace: config.CACHE_NAMESPACE, rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS }, defaultMetrics: true },
+  );
+  const close = async () => {
+    destroyAwsClients(clients);
+    await redis.quit().catch(() => undefined);
+  };
+  return { app, close };
+}
+
+if (import.meta.main) {
+  const config = loadConfigOrExit('checkout', () => loadCheckoutConfig());
+  const { app, close } = await startCheckoutServer(config);
+  await serve(app, { port: config.PORT, host: config.HOST, cleanup: close });
+}
