@@ -5,9 +5,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { catalogOpenApi } from '@securecart/catalog/openapi';
+import { ordersOpenApi } from '@securecart/orders/openapi';
+import { checkoutOpenApi } from '@securecart/checkout/openapi';
 
 export const OPENAPI_DOCUMENTS: Record<string, () => Promise<object>> = {
   catalog: catalogOpenApi,
+  orders: ordersOpenApi,
+  checkout: checkoutOpenApi,
 };
 
 export const serializeSpec = (spec: object) => `${JSON.stringify(spec, null, 2)}\n`;

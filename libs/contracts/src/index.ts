@@ -6,3 +6,5 @@ export * from './problem.ts';
 export * from './pagination.ts';
 export * from './catalog.ts';
 export * from './events.ts';
+export * from './checkout.ts';
+export * from './orders.ts';

@@ -1,0 +1,88 @@
+/**
+ * Builds the orders service's HTTP app from its dependencies. Never listens, never reads the environment, never
+ * touches a queue: server.ts does the first two, the orders-worker process (worker.ts) the last.
+ */
+import type { Redis } from 'ioredis';
+import { Gauge } from 'prom-client';
+import { sql } from 'drizzle-orm';
+import type { ReplicaRouter } from '@securecart/db';
+import { createHttpApp, type App, type HttpAppOptions, type TokenVerifier } from '@securecart/http-kit';
+import { adminOrderRoutes } from './routes/admin-orders.ts';
+import { orderRoutes } from './routes/orders.ts';
+import { RecentWrites } from './routes/recent-writes.ts';
+
+export interface OrdersDeps {
+  db: ReplicaRouter;
+  verifier: TokenVerifier;
+  /** backs the rate limiter and read-your-writes across tasks; without it both are per process */
+  redis?: Redis;
+  logger?: HttpAppOptions['logger'];
+}
+
+export interface OrdersOptions {
+  namespace?: string;
+  /** after a write, the writer reads from the primary for this long (0: never) */
+  freshWindowMs?: number;
+  rateLimit?: { max: number; windowMs: number };
+  bodyLimitBytes?: number;
+  defaultMetrics?: boolean;
+}
+
+export const ORDERS_VERSION = '0.1.0';
+
+export async function buildOrdersApp(deps: OrdersDeps, options: OrdersOptions = {}): Promise<App> {
+  const namespace = options.namespace ?? 'securecart';
+  const app = await createHttpApp({
+    service: 'orders',
+    logger: deps.logger,
+    verifier: deps.verifier,
+    bodyLimitBytes: options.bodyLimitBytes,
+    defaultMetrics: options.defaultMetrics,
+    docs: {
+      title: 'SecureCart orders',
+      version: ORDERS_VERSION,
+      description: 'A customer’s orders, cancellation, and the admin view with refunds. Reads come from the read replica.',
+    },
+    rateLimit: {
+      max: options.rateLimit?.max ?? 600,
+      windowMs: options.rateLimit?.windowMs ?? 60_000,
+      ...(deps.redis ? { redis: deps.redis } : {}),
+      namespace,
+    },
+    readiness: {
+      primary: async () => {
+        await deps.db.primary.execute(sql`select 1`);
+      },
+    },
+  });
+
+  new Gauge({
+    name: 'orders_replica_lag_ms',
+    help: 'Replica lag seen by the last health check (-1 when unknown)',
+    registers: [app.metrics],
+    collect() {
+      this.set(deps.db.replicaState.lagMs ?? -1);
+    },
+  });
+  new Gauge({
+    name: 'orders_db_reads',
+    help: 'Reads by where they were served',
+    labelNames: ['target'],
+    registers: [app.metrics],
+    collect() {
+      const s = deps.db.stats;
+      this.set({ target: 'replica' }, s.replicaReads);
+      this.set({ target: 'primary' }, s.primaryReads);
+      this.set({ target: 'miss_retry' }, s.missRetries);
+      this.set({ target: 'replica_failure' }, s.replicaFailures);
+    },
+  });
+
+  const ctx = {
+    db: deps.db,
+    recentWrites: new RecentWrites({ redis: deps.redis, namespace, windowMs: options.freshWindowMs ?? 5_000 }),
+  };
+  await app.register(async (scope) => orderRoutes(scope as App, ctx));
+  await app.register(async (scope) => adminOrderRoutes(scope as App, ctx));
+  return app;
+}

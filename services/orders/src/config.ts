@@ -1,0 +1,61 @@
+/**
+ * The environment of the orders service's two processes, validated once at start (see @securecart/config):
+ * the HTTP service (server.ts) and the orders-worker (worker.ts).
+ */
+import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+
+const Common = {
+  NODE_ENV: Env.nodeEnv(),
+  LOG_LEVEL: Env.logLevel(),
+  DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),
+};
+
+export const OrdersEnv = Type.Object({
+  ...Common,
+  PORT: Env.port(3003),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  DATABASE_READ_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'a read replica; defaults to the primary')),
+  REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'rate limits and read-your-writes across tasks')),
+  CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$', description: 'prefix of every Redis key' }),
+  AUTH_JWKS_URL: Env.url(['http', 'https'], 'JWKS of the identity provider'),
+  AUTH_ISSUER: Type.String({ minLength: 1 }),
+  AUTH_AUDIENCE: Type.String({ minLength: 1 }),
+  REPLICA_MAX_LAG_MS: Env.positiveInt(1000, 'beyond this replica lag, reads go to the primary'),
+  FRESH_READ_WINDOW_MS: Env.positiveInt(5000, 'after a write, the writer reads from the primary for this long'),
+  RATE_LIMIT_MAX: Env.positiveInt(600, 'requests per window per customer or client'),
+  RATE_LIMIT_WINDOW_MS: Env.positiveInt(60_000, 'rate limit window'),
+});
+
+export const OrdersWorkerEnv = Type.Object({
+  ...Common,
+  AWS_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'an SQS/SNS emulator; the topology is then bootstrapped by name')),
+  MESSAGING_PREFIX: Type.String({ default: '', pattern: '^[A-Za-z0-9_-]*$', description: 'emulators only: resources are named <prefix><name>' }),
+  COPILOT_SNS_TOPIC_ARNS: Type.Optional(Type.String({ description: 'Copilot: JSON map of topic name to ARN' })),
+  COPILOT_QUEUE_URI: Type.Optional(Type.String({ description: 'Copilot: the worker’s queue (orders-intake)' })),
+  OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
+});
+
+export type OrdersConfig = ReturnType<typeof loadOrdersConfig>;
+export type OrdersWorkerConfig = ReturnType<typeof loadOrdersWorkerConfig>;
+
+export function loadOrdersConfig(env: Record<string, string | undefined> = process.env) {
+  const config = loadConfig(OrdersEnv, env);
+  if (config.NODE_ENV === 'production' && !config.REDIS_URL) {
+    // Without Redis a customer's read after their cancel may reach another task, which would send it to the replica.
+    throw new ConfigError(['REDIS_URL is required when NODE_ENV=production']);
+  }
+  return config;
+}
+
+export function loadOrdersWorkerConfig(env: Record<string, string | undefined> = process.env) {
+  const config = loadConfig(OrdersWorkerEnv, env);
+  if (!config.AWS_ENDPOINT_URL) {
+    // In AWS nothing is bootstrapped: Copilot's variables are the only way to find the queue and the topic.
+    const problems: string[] = [];
+    if (!config.COPILOT_QUEUE_URI) problems.push('COPILOT_QUEUE_URI is required unless AWS_ENDPOINT_URL is set');
+    if (!config.COPILOT_SNS_TOPIC_ARNS) problems.push('COPILOT_SNS_TOPIC_ARNS is required unless AWS_ENDPOINT_URL is set');
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+  return config;
+}

@@ -1,0 +1,61 @@
+/**
+ * The orders HTTP service as a deployable process: reads and validates the environment, connects to Postgres
+ * (primary and replica), Redis and the identity provider's JWKS, migrates its schema, serves, and shuts down
+ * cleanly. Orders are created by the orders-worker process (worker.ts), not here.
+ */
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { pino } from 'pino';
+import { connectRedis } from '@securecart/cache';
+import { loadConfigOrExit } from '@securecart/config';
+import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
+import { createJwksVerifier, serve } from '@securecart/http-kit';
+import { buildOrdersApp } from './app.ts';
+import { loadOrdersConfig, type OrdersConfig } from './config.ts';
+import { ordersMigrations } from './db/migrations.ts';
+
+export async function startOrdersServer(config: OrdersConfig) {
+  const log = pino({ level: config.LOG_LEVEL, base: { service: 'orders' }, redact: ['req.headers.authorization'] });
+  const onPoolError = (error: Error) => log.warn({ err: error }, 'idle database connection failed');
+  const primaryPool = createPool(config.DATABASE_URL, { name: 'orders', onError: onPoolError });
+  const replicaPool = config.DATABASE_READ_URL
+    ? createPool(config.DATABASE_READ_URL, { name: 'orders-replica', onError: onPoolError })
+    : undefined;
+  await migrateWithUrl(config.DATABASE_URL, ordersMigrations);
+
+  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, { name: 'orders' }) : undefined;
+  const db = new ReplicaRouter({
+    primary: drizzle(primaryPool),
+    ...(replicaPool ? { replica: drizzle(replicaPool) } : {}),
+    maxLagMs: config.REPLICA_MAX_LAG_MS,
+    log,
+  });
+  await db.start();
+
+  const app = await buildOrdersApp(
+    {
+      db,
+      verifier: createJwksVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+      ...(redis ? { redis } : {}),
+      logger: log,
+    },
+    {
+      namespace: config.CACHE_NAMESPACE,
+      freshWindowMs: config.FRESH_READ_WINDOW_MS,
+      rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
+      defaultMetrics: true,
+    },
+  );
+  const close = async () => {
+    db.stop();
+    await Promise.allSettled([primaryPool.end(), replicaPool?.end(), redis?.quit()]);
+  };
+  return { app, close };
+}
+
+async function main() {
+  const config = loadConfigOrExit('orders', () => loadOrdersConfig());
+  const { app, close } = await startOrdersServer(config);
+  await serve(app, { port: config.PORT, host: config.HOST, cleanup: close });
+}
+
+if (import.meta.main) await main();

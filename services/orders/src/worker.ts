@@ -1,0 +1,117 @@
+/**
+ * The orders-worker process: consumes `orders-intake` (order.submitted → a PLACED order) and relays the orders
+ * schema's outbox to the `order-events` topic. In AWS the queue and topic come from Copilot's variables; with
+ * AWS_ENDPOINT_URL (an emulator) the topology is bootstrapped and found by name.
+ * SIGTERM stops taking messages, finishes those in flight, publishes the batch in hand, closes pools, exits 0.
+ */
+import { drizzle } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import { pino, type Logger } from 'pino';
+import { loadConfigOrExit } from '@securecart/config';
+import { createPool, migrateWithUrl } from '@securecart/db';
+import {
+  bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, queueUrlFrom,
+  SnsPublisher, topicArnsFromCopilot, type TopicName,
+} from '@securecart/messaging';
+import { loadOrdersWorkerConfig, type OrdersWorkerConfig } from './config.ts';
+import { ordersMigrations } from './db/migrations.ts';
+import { ORDERS_SCHEMA } from './db/schema.ts';
+import { orderSubmittedHandler } from './handlers/order-submitted.handler.ts';
+
+export interface OrdersWorker {
+  consumer: QueueConsumer;
+  relay: OutboxRelay;
+  /** stops the consumer (draining messages in flight), then the relay, then closes every connection */
+  stop(): Promise<void>;
+}
+
+export async function startOrdersWorker(config: OrdersWorkerConfig, options: { log?: Logger } = {}): Promise<OrdersWorker> {
+  const log = options.log ?? pino({ level: config.LOG_LEVEL, base: { service: 'orders-worker' } });
+  const onDbError = (error: Error) => log.warn({ err: error }, 'database connection failed');
+  await migrateWithUrl(config.DATABASE_URL, ordersMigrations);
+  const pool = createPool(config.DATABASE_URL, { name: 'orders-worker', onError: onDbError });
+  const listenClient = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'orders-worker-listen' });
+  // Losing the LISTEN connection only costs latency: the relay keeps polling.
+  listenClient.on('error', onDbError);
+  await listenClient.connect();
+
+  const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
+  const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX }) : undefined;
+  const topicArn =
+    local?.topicArns['order-events'] ??
+    topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: config.COPILOT_SNS_TOPIC_ARNS }, ['order-events'])['order-events'];
+  if (!topicArn) throw new MessagingConfigError('COPILOT_SNS_TOPIC_ARNS has no ARN for order-events');
+  const queueUrl = queueUrlFrom({ COPILOT_QUEUE_URI: config.COPILOT_QUEUE_URI }, local, 'orders-intake');
+
+  const db = drizzle(pool);
+  const relay = new OutboxRelay({
+    db,
+    schema: ORDERS_SCHEMA,
+    publisher: new SnsPublisher(clients),
+    // The orders outbox only ever holds order-events rows (enqueueEvent picks the topic by event type).
+    topicArns: { 'order-events': topicArn } as Record<TopicName, string>,
+    intervalMs: config.OUTBOX_POLL_MS,
+    listenClient,
+    log,
+  });
+  const consumer = new QueueConsumer({
+    sqs: clients.sqs,
+    queueUrl,
+    handlers: { 'order.submitted': orderSubmittedHandler({ db, log }) },
+    log,
+  });
+  await relay.start();
+  consumer.start();
+  log.info({ queueUrl, topicArn }, 'orders-worker started');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await consumer.stop();
+      await relay.stop();
+      await Promise.allSettled([listenClient.end(), pool.end()]);
+      destroyAwsClients(clients);
+    })();
+    return stopping;
+  };
+  return { consumer, relay, stop };
+}
+
+async function main() {
+  const config = loadConfigOrExit('orders-worker', () => loadOrdersWorkerConfig());
+  const log = pino({ level: config.LOG_LEVEL, base: { service: 'orders-worker' } });
+  let worker: OrdersWorker;
+  try {
+    worker = await startOrdersWorker(config, { log });
+  } catch (error) {
+    log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing messages in flight');
+    setTimeout(() => {
+      log.error('grace period over: exiting with messages in flight');
+      process.exit(1);
+    }, 25_000).unref();
+    worker.stop().then(
+      () => {
+        log.info('shut down cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+if (import.meta.main) await main();

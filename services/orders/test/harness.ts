@@ -1,0 +1,206 @@
+/**
+ * Builds the orders service on the run's real infrastructure: the HTTP app on Postgres primary + replica, Redis
+ * and the dev identity provider over HTTP; the orders-worker on fauxqs (the SQS/SNS wire protocol, embedded) with
+ * the topology bootstrapped under a prefix of its own; and taps that collect what lands on a queue.
+ */
+import { randomUUID } from 'node:crypto';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { startFauxqs } from 'fauxqs';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { connectRedis } from '@securecart/cache';
+import type { EventName, EventPayload } from '@securecart/contracts';
+import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
+import { createJwksVerifier, type App } from '@securecart/http-kit';
+import {
+  bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, SnsPublisher, type AwsClients, type CloudEvent,
+  type MessagingAddresses, type QueueName,
+} from '@securecart/messaging';
+import { waitFor, type Infra, type TestIdentityProvider } from '@securecart/testing';
+import { buildOrdersApp, type OrdersOptions } from '../src/app.ts';
+import { loadOrdersWorkerConfig } from '../src/config.ts';
+import { ordersMigrations } from '../src/db/migrations.ts';
+import { orderSubmittedHandler } from '../src/handlers/order-submitted.handler.ts';
+import { startOrdersWorker, type OrdersWorker } from '../src/worker.ts';
+
+export async function migrateOrders(infra: Infra): Promise<void> {
+  await migrateWithUrl(infra.databaseUrl, ordersMigrations);
+}
+
+export interface TestOrders {
+  app: App;
+  router: ReplicaRouter;
+  /** the primary, for setting up states the API cannot reach (CONFIRMED, REJECTED) and checking what was stored */
+  sql: pg.Pool;
+  /** places an order as intake would (the order.submitted handler on the primary), without a queue */
+  place(event: CloudEvent<'order.submitted'>): Promise<void>;
+  /** waits until the replica has replayed the order as it is now on the primary (its version), for list reads */
+  untilReplicated(orderId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestOrdersOptions extends OrdersOptions {
+  maxLagMs?: number;
+}
+
+export async function buildTestOrders(infra: Infra, idp: TestIdentityProvider, options: TestOrdersOptions = {}): Promise<TestOrders> {
+  const primaryPool = createPool(infra.databaseUrl, { name: 'orders-test' });
+  const replicaPool = createPool(infra.databaseReadUrl, { name: 'orders-replica' });
+  const redis: Redis = await connectRedis(infra.redisUrl, { name: 'orders-test' });
+  const router = new ReplicaRouter({
+    primary: drizzle(primaryPool),
+    replica: drizzle(replicaPool),
+    maxLagMs: options.maxLagMs ?? 1_000,
+    checkIntervalMs: 200,
+  });
+  await router.start();
+  const app = await buildOrdersApp(
+    { db: router, verifier: createJwksVerifier(idp), redis, logger: false },
+    { namespace: infra.namespace, ...options },
+  );
+  await app.ready();
+  const handle = orderSubmittedHandler({ db: drizzle(primaryPool) });
+  return {
+    app,
+    router,
+    sql: primaryPool,
+    place: (event) => handle(event, { receiveCount: 1 }),
+    untilReplicated: async (orderId) => {
+      const versionOf = async (pool: pg.Pool) =>
+        (await pool.query('select version from orders.orders where id = $1', [orderId]).catch(() => ({ rows: [] }))).rows[0]?.version as number | undefined;
+      const version = await versionOf(primaryPool);
+      await waitFor(async () => (await versionOf(replicaPool)) === version, { timeoutMs: 5_000, what: `order ${orderId} on the replica` });
+    },
+    close: async () => {
+      await app.close();
+      router.stop();
+      redis.disconnect();
+      await Promise.allSettled([primaryPool.end(), replicaPool.end()]);
+    },
+  };
+}
+
+let counter = 0;
+
+/** An order.submitted envelope as checkout publishes it, for a fresh order of `customerId`. */
+export function submittedEvent(customerId: string, overrides: Partial<EventPayload<'order.submitted'>> = {}): CloudEvent<'order.submitted'> {
+  const orderId = overrides.orderId ?? randomUUID();
+  const n = counter++;
+  return createEvent({
+    name: 'order.submitted',
+    source: 'checkout',
+    subject: orderId,
+    correlationId: `corr-${orderId}`,
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    data: {
+      orderId,
+      customerId,
+      lines: [
+        { productId: randomUUID(), sku: `SKU-${n}-A`, name: 'Kettle', quantity: 2, unitPriceCents: 1500 },
+        { productId: randomUUID(), sku: `SKU-${n}-B`, name: 'Mug', quantity: 1, unitPriceCents: 700 },
+      ],
+      totalCents: 3700,
+      currency: 'USD',
+      shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+      contact: { email: 'ada@example.com' },
+      paymentToken: 'tok_approve',
+      submittedAt: new Date().toISOString(),
+      ...overrides,
+    },
+  });
+}
+
+export interface TestMessaging {
+  clients: AwsClients;
+  addresses: MessagingAddresses;
+  publisher: SnsPublisher;
+  endpoint: string;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+/** fauxqs in this process, with SecureCart's topology bootstrapped under a prefix of its own. */
+export async function startTestMessaging(): Promise<TestMessaging> {
+  const fauxqs = await startFauxqs({ port: 0, logger: false });
+  const clients = createAwsClients({ region: 'us-east-1', endpoint: fauxqs.address });
+  const prefix = `o${randomUUID().slice(0, 8)}-`;
+  const addresses = await bootstrapTopology(clients, { prefix });
+  return {
+    clients,
+    addresses,
+    publisher: new SnsPublisher(clients),
+    endpoint: fauxqs.address,
+    prefix,
+    close: async () => {
+      destroyAwsClients(clients);
+      await fauxqs.stop();
+    },
+  };
+}
+
+/** The orders-worker as server code runs it (startOrdersWorker), pointed at the test database and fauxqs. */
+export async function startTestWorker(infra: Infra, messaging: TestMessaging): Promise<OrdersWorker> {
+  const config = loadOrdersWorkerConfig({
+    DATABASE_URL: infra.databaseUrl,
+    AWS_ENDPOINT_URL: messaging.endpoint,
+    MESSAGING_PREFIX: messaging.prefix,
+    OUTBOX_POLL_MS: '100',
+    LOG_LEVEL: 'silent',
+  });
+  return startOrdersWorker(config);
+}
+
+/** Collects every event that lands on a queue (receiving and deleting), so tests can wait for what they expect. */
+export class QueueTap {
+  readonly events: CloudEvent[] = [];
+  private running = true;
+  private readonly loop: Promise<void>;
+  private readonly sqs: SQSClient;
+  private readonly queueUrl: string;
+
+  constructor(messaging: TestMessaging, queue: QueueName) {
+    this.sqs = messaging.clients.sqs;
+    this.queueUrl = messaging.addresses.queueUrls[queue];
+    this.loop = this.run();
+  }
+
+  /** Events about one order, optionally of one type (`order.placed`). */
+  about(orderId: string, name?: EventName): CloudEvent[] {
+    return this.events.filter((e) => e.subject === orderId && (!name || e.type === `com.securecart.${name}`));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const received = await this.sqs
+        .send(new ReceiveMessageCommand({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }))
+        .catch(() => ({ Messages: undefined }));
+      const messages = received.Messages ?? [];
+      if (messages.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      this.events.push(...messages.map((m) => JSON.parse(m.Body!) as CloudEvent));
+      await this.sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+      );
+    }
+  }
+}
+
+/** Everything the primary holds about one order: its row, its history and its outbox events, by type. */
+export async function storedOrder(sql: pg.Pool, orderId: string) {
+  const order = await sql.query('select status, version, reason from orders.orders where id = $1', [orderId]);
+  const history = await sql.query('select status from orders.status_history where order_id = $1 order by id', [orderId]);
+  const outbox = await sql.query('select type from orders.outbox where subject = $1 order by created_at, id', [orderId]);
+  return {
+    order: order.rows[0] as { status: string; version: number; reason: string | null } | undefined,
+    history: history.rows.map((r: { status: string }) => r.status),
+    events: outbox.rows.map((r: { type: string }) => r.type.replace('com.securecart.', '')),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The orders service's two entry points as real processes: the orders-worker takes work from the queue and stops
+ * cleanly on SIGTERM; the HTTP server migrates, serves and drains; both refuse a bad configuration by name.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort, startProcess, startTestIdentityProvider, waitFor, type TestIdentityProvider } from '@securecart/testing';
+import { QueueTap, startTestMessaging, storedOrder, submittedEvent, type TestMessaging } from './harness.ts';
+
+const infra = inject('infra');
+const workerScript = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
+const serverScript = fileURLToPath(new URL('../src/server.ts', import.meta.url));
+const cwd = fileURLToPath(new URL('../../..', import.meta.url));
+let idp: TestIdentityProvider;
+let messaging: TestMessaging;
+let sql: pg.Pool;
+
+beforeAll(async () => {
+  idp = await startTestIdentityProvider();
+  messaging = await startTestMessaging();
+  sql = new pg.Pool({ connectionString: infra.databaseUrl });
+});
+afterAll(async () => {
+  await sql?.end();
+  await messaging?.close();
+  await idp?.close();
+});
+
+const workerEnv = () => ({
+  LOG_LEVEL: 'info',
+  DATABASE_URL: infra.databaseUrl,
+  AWS_ENDPOINT_URL: messaging.endpoint,
+  MESSAGING_PREFIX: messaging.prefix,
+  OUTBOX_POLL_MS: '100',
+});
+
+const serverEnv = (port: number) => ({
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'info',
+  DATABASE_URL: infra.databaseUrl,
+  DATABASE_READ_URL: infra.databaseReadUrl,
+  REDIS_URL: infra.redisUrl,
+  CACHE_NAMESPACE: `${infra.namespace}:orders-proc`,
+  AUTH_JWKS_URL: idp.jwksUrl,
+  AUTH_ISSUER: idp.issuer,
+  AUTH_AUDIENCE: idp.audience,
+});
+
+describe('the orders-worker process', () => {
+  it('places an order from the intake queue, relays order.placed, and on SIGTERM stops cleanly with exit code 0', async () => {
+    const fulfillment = new QueueTap(messaging, 'fulfillment');
+    const proc = startProcess(workerScript, workerEnv(), cwd);
+    try {
+      await proc.waitForOutput(/orders-worker started/);
+      const submitted = submittedEvent(`customer-${randomUUID()}`);
+      const orderId = submitted.data.orderId;
+      await messaging.publisher.publish(messaging.addresses.topicArns['checkout-events'], [submitted]);
+      await waitFor(async () => (await storedOrder(sql, orderId)).order?.status === 'PLACED', { timeoutMs: 10_000, what: 'the order' });
+      await waitFor(() => fulfillment.about(orderId, 'order.placed').length === 1, { timeoutMs: 10_000, what: 'order.placed' });
+
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+      expect(proc.output()).toMatch(/shutting down/);
+      expect(proc.output()).toMatch(/shut down cleanly/);
+    } finally {
+      proc.kill('SIGKILL');
+      await fulfillment.stop();
+    }
+  });
+
+  it('refuses to start in AWS mode without Copilot’s queue and topic, naming the variables', async () => {
+    const { AWS_ENDPOINT_URL: _omit, ...rest } = workerEnv();
+    const proc = startProcess(workerScript, { ...rest, OUTBOX_POLL_MS: 'soon' }, cwd);
+    expect(await proc.exited).toBe(1);
+    const output = proc.output();
+    expect(output).toContain('orders-worker: Invalid configuration');
+    expect(output).toContain('OUTBOX_POLL_MS must be integer (got "soon")');
+    const again = startProcess(workerScript, rest, cwd);
+    expect(await again.exited).toBe(1);
+    expect(again.output()).toContain('COPILOT_QUEUE_URI is required unless AWS_ENDPOINT_URL is set');
+    expect(again.output()).toContain('COPILOT_SNS_TOPIC_ARNS is required unless AWS_ENDPOINT_URL is set');
+    expect(again.output()).not.toMatch(/at .*\.ts:\d+/);
+  });
+});
+
+describe('the orders HTTP process', () => {
+  it('migrates, becomes ready, serves orders, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const proc = startProcess(serverScript, serverEnv(port), cwd);
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 20_000,
+        what: 'the server to be ready',
+      });
+      const token = await idp.token(`customer-${randomUUID()}`);
+      const list = await fetch(`http://127.0.0.1:${port}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
+      expect(list.status).toBe(200);
+      expect(await list.json()).toEqual({ items: [], nextCursor: null });
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+      expect(proc.output()).toMatch(/shut down cleanly/);
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  });
+
+  it('refuses to start on a bad configuration value, naming the variable and the reason', async () => {
+    const proc = startProcess(serverScript, { ...serverEnv(1), PORT: 'eighty', DATABASE_URL: 'mysql://nope' }, cwd);
+    expect(await proc.exited).toBe(1);
+    const output = proc.output();
+    expect(output).toContain('orders: Invalid configuration');
+    expect(output).toContain('PORT must be integer (got "eighty")');
+    expect(output).toContain('DATABASE_URL must be a URL starting with postgres:// or postgresql://');
+  });
+});
