@@ -6,11 +6,15 @@ export const EmbeddedEnv = Type.Object({
   PORT: Env.port(8080),
   HOST: Type.String({ default: '0.0.0.0' }),
   CATALOG_PORT: Env.port(3001),
+  CHECKOUT_PORT: Env.port(3002),
+  FAUXQS_PORT: Env.port(4566),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'warn' }),
   DATA_DIR: Type.String({ default: '.data', description: 'where PGlite keeps its files' }),
   DATABASE_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'use this Postgres instead of PGlite')),
   DATABASE_READ_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'a read replica of DATABASE_URL')),
   REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'use this Redis instead of the in-process cache')),
+  AWS_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'use this SNS/SQS endpoint instead of the in-process fauxqs')),
   CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$' }),
 });
 

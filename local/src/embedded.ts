@@ -1,89 +1,67 @@
 /**
- * Embedded mode, `pnpm start`: one process runs the edge router on :8080 and every service behind it, with
- * embedded defaults for whatever is not configured:
- *   - DATABASE_URL unset  -> PGlite, kept in .data/pglite (migrated and seeded with the demo catalog on first start)
- *   - REDIS_URL unset     -> an in-process cache and pub/sub
- *   - always              -> the development identity provider (POST /api/dev/token), refused under NODE_ENV=production
- * Set DATABASE_URL (and DATABASE_READ_URL) or REDIS_URL and it uses them instead.
+ * Embedded mode, `pnpm start`: one process runs the edge router on :8080 and every service behind it, each on
+ * its own port as in production, with embedded defaults for whatever is not configured (infrastructure.ts):
+ * PGlite, in-process cache and Redis stand-ins, fauxqs, the development identity provider (refused under
+ * NODE_ENV=production) and a seeded demo catalog.
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { pino } from 'pino';
-import { Cache, connectRedis, MemoryStore, RedisStore, type SharedStore } from '@securecart/cache';
+import { Cache } from '@securecart/cache';
 import { buildCatalogApp, catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
+import { buildCheckoutApp } from '@securecart/checkout';
 import { loadConfigOrExit } from '@securecart/config';
-import { createPool, migratePgliteDb, migrateWithUrl, ReplicaRouter, type Db } from '@securecart/db';
+import { ReplicaRouter } from '@securecart/db';
 import { createDevIdentityProvider, devIdentityRoutes } from '@securecart/dev-idp';
 import { buildEdge } from '@securecart/edge';
 import { createJwksVerifier } from '@securecart/http-kit';
+import { SnsPublisher } from '@securecart/messaging';
 import { loadEmbeddedConfig, type EmbeddedConfig } from './config.ts';
-
-interface Database {
-  primary: Db;
-  replica?: Db;
-  description: string;
-  close(): Promise<void>;
-}
-
-async function openDatabase(config: EmbeddedConfig, log: pino.Logger): Promise<Database> {
-  if (config.DATABASE_URL) {
-    await migrateWithUrl(config.DATABASE_URL, catalogMigrations);
-    const onError = (error: Error) => log.warn({ err: error }, 'idle database connection failed');
-    const primary = createPool(config.DATABASE_URL, { name: 'catalog', onError });
-    const replica = config.DATABASE_READ_URL ? createPool(config.DATABASE_READ_URL, { name: 'catalog-replica', onError }) : undefined;
-    return {
-      primary: drizzlePg(primary),
-      ...(replica ? { replica: drizzlePg(replica) } : {}),
-      description: `Postgres ${redact(config.DATABASE_URL)}${config.DATABASE_READ_URL ? ` + replica ${redact(config.DATABASE_READ_URL)}` : ''}`,
-      close: async () => {
-        await Promise.allSettled([primary.end(), replica?.end()]);
-      },
-    };
-  }
-  const dir = path.resolve(config.DATA_DIR, 'pglite');
-  mkdirSync(dir, { recursive: true });
-  const pglite = await PGlite.create(dir);
-  const db = drizzlePglite(pglite);
-  await migratePgliteDb(db, catalogMigrations);
-  return { primary: db, description: `PGlite in ${dir}`, close: () => pglite.close() };
-}
-
-const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+import { openDatabase, openMessaging, openRedis } from './infrastructure.ts';
 
 export async function startEmbedded(config: EmbeddedConfig) {
   const log = pino({ level: config.LOG_LEVEL, base: { mode: 'embedded' } });
   const publicUrl = `http://localhost:${config.PORT}`;
   const idp = await createDevIdentityProvider({ issuer: publicUrl, audience: 'securecart', nodeEnv: config.NODE_ENV });
+  // Verified exactly as in AWS: RS256 against the JWKS the edge serves, issuer and audience checked.
+  const verifier = createJwksVerifier({ jwksUrl: `http://127.0.0.1:${config.PORT}/.well-known/jwks.json`, issuer: idp.issuer, audience: idp.audience });
+  const stops: (() => Promise<unknown> | void)[] = [];
 
-  const database = await openDatabase(config, log);
+  const database = await openDatabase(config, [catalogMigrations], log);
+  stops.push(() => database.close());
   const seeded = await seedDemoCatalog(database.primary);
-  if (seeded > 0) log.info({ products: seeded }, 'seeded the demo catalog');
+  const redis = openRedis(config);
+  stops.push(() => redis.close());
+  const messaging = await openMessaging(config);
+  stops.push(() => messaging.close());
 
-  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, { name: 'catalog' }) : undefined;
-  const subscriber = config.REDIS_URL ? await connectRedis(config.REDIS_URL, { name: 'catalog-sub' }) : undefined;
-  const store: SharedStore = redis && subscriber ? new RedisStore(redis, subscriber) : new MemoryStore();
+  // catalog
   const router = new ReplicaRouter({ primary: database.primary, ...(database.replica ? { replica: database.replica } : {}), log });
-  const cache = new Cache({ store, namespace: config.CACHE_NAMESPACE, log });
+  const cache = new Cache({ store: await redis.cacheStore(), namespace: config.CACHE_NAMESPACE, log });
   await Promise.all([router.start(), cache.start()]);
-
+  stops.push(() => router.stop(), () => cache.stop());
+  const catalogRedis = config.REDIS_URL ? await redis.client('catalog-rate-limit') : undefined;
   const catalog = await buildCatalogApp(
-    {
-      db: router,
-      cache,
-      // Verified exactly as in AWS: RS256 against the JWKS the edge serves, issuer and audience checked.
-      verifier: createJwksVerifier({ jwksUrl: `http://127.0.0.1:${config.PORT}/.well-known/jwks.json`, issuer: idp.issuer, audience: idp.audience }),
-      ...(redis ? { redis } : {}),
-      logger: log.child({ service: 'catalog' }),
-    },
+    { db: router, cache, verifier, ...(catalogRedis ? { redis: catalogRedis } : {}), logger: log.child({ service: 'catalog' }) },
     { namespace: config.CACHE_NAMESPACE, defaultMetrics: true },
   );
   const catalogUrl = await catalog.listen({ port: config.CATALOG_PORT, host: '127.0.0.1' });
 
+  // checkout
+  const checkout = await buildCheckoutApp(
+    {
+      redis: await redis.client('checkout'),
+      publisher: new SnsPublisher(messaging.clients),
+      topicArn: messaging.addresses.topicArns['checkout-events'],
+      catalogUrl,
+      verifier,
+      logger: log.child({ service: 'checkout' }),
+    },
+    { namespace: config.CACHE_NAMESPACE },
+  );
+  const checkoutUrl = await checkout.listen({ port: config.CHECKOUT_PORT, host: '127.0.0.1' });
+  const apps = [catalog, checkout];
+
   const edge = await buildEdge({
-    upstreams: { catalog: catalogUrl },
+    upstreams: { catalog: catalogUrl, checkout: checkoutUrl },
     extraRoutes: async (app) => {
       await app.register(devIdentityRoutes, { idp });
     },
@@ -91,15 +69,20 @@ export async function startEmbedded(config: EmbeddedConfig) {
   await edge.listen({ port: config.PORT, host: config.HOST });
 
   const stop = async () => {
-    catalog.draining = true;
+    for (const app of apps) app.draining = true;
     await edge.close();
-    await catalog.close();
-    router.stop();
-    await cache.stop();
-    await Promise.allSettled([redis?.quit(), subscriber?.quit()]);
-    await database.close();
+    await Promise.all(apps.map((app) => app.close()));
+    for (const close of stops.reverse()) await close();
   };
-  return { publicUrl, catalogUrl, seeded, database: database.description, cache: redis ? `Redis ${redact(config.REDIS_URL!)}` : 'in-process', stop };
+  return {
+    publicUrl,
+    serviceUrls: { catalog: catalogUrl, checkout: checkoutUrl },
+    seeded,
+    database: database.description,
+    cache: redis.description,
+    messaging: messaging.description,
+    stop,
+  };
 }
 
 async function main() {
@@ -111,14 +94,16 @@ async function main() {
     process.stderr.write(`securecart: could not start: ${(error as Error).message}\n`);
     process.exit(1);
   }
+  const docs = Object.entries(running.serviceUrls).map(([name, url]) => `  ${`${name} docs`.padEnd(15)}${url.replace('127.0.0.1', 'localhost')}/docs`);
   const lines = [
     '',
     `SecureCart is running (embedded mode)`,
     `  API (edge)     ${running.publicUrl}/api/catalog/products`,
     `  dev token      curl -s -X POST ${running.publicUrl}/api/dev/token -H 'content-type: application/json' -d '{"sub":"alice","groups":["admin"]}'`,
-    `  catalog docs   ${running.catalogUrl.replace('127.0.0.1', 'localhost')}/docs`,
+    ...docs,
     `  database       ${running.database}`,
     `  cache          ${running.cache}`,
+    `  messaging      ${running.messaging}`,
     ...(running.seeded > 0 ? [`  demo data      seeded ${running.seeded} products`] : []),
     '',
   ];

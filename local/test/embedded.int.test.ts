@@ -20,7 +20,8 @@ afterAll(async () => {
 async function start(env: Record<string, string> = {}): Promise<{ proc: RunningProcess; base: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'securecart-embedded-'));
   const port = await freePort();
-  const proc = startProcess(script, { PORT: String(port), CATALOG_PORT: String(await freePort()), DATA_DIR: dataDir, ...env }, cwd);
+  const ports = { CATALOG_PORT: await freePort(), CHECKOUT_PORT: await freePort(), FAUXQS_PORT: await freePort() };
+  const proc = startProcess(script, { PORT: String(port), ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), DATA_DIR: dataDir, ...env }, cwd);
   cleanups.push(() => {
     proc.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
@@ -84,13 +85,33 @@ async function exerciseCatalogThroughTheEdge(base: string) {
   expect((await fetch(`${base}/api/orders`)).status).toBe(503);
 }
 
+async function exerciseCheckoutThroughTheEdge(base: string) {
+  const token = (await json(await fetch(`${base}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: `carol-${Date.now()}`, email: 'carol@example.com' }) }))).body.accessToken;
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const [first, second] = (await json(await fetch(`${base}/api/catalog/products?limit=2`))).body.items;
+  expect((await fetch(`${base}/api/cart/items/${first.id}`, { method: 'PUT', headers, body: JSON.stringify({ quantity: 2 }) })).status).toBe(200);
+  const cart = await json(await fetch(`${base}/api/cart/items/${second.id}`, { method: 'PUT', headers, body: JSON.stringify({ quantity: 1 }) }));
+  expect(cart.status).toBe(200);
+  expect(cart.body.subtotalCents).toBe(2 * first.priceCents + second.priceCents);
+  const checkout = await json(await fetch(`${base}/api/checkout`, {
+    method: 'POST',
+    headers: { ...headers, 'idempotency-key': 'embedded-1' },
+    body: JSON.stringify({ shippingAddress: { name: 'Carol', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' }, paymentToken: 'tok_approve', contact: {} }),
+  }));
+  expect(checkout.status).toBe(202);
+  expect(checkout.body).toMatchObject({ status: 'PENDING', statusUrl: `/api/orders/${checkout.body.orderId}` });
+  expect((await json(await fetch(`${base}/api/cart`, { headers }))).body.items).toEqual([]);
+}
+
 describe('embedded mode', () => {
   it('runs with embedded defaults (PGlite, in-process cache) and serves the catalog contract through the edge', async () => {
     const { proc, base } = await start();
     expect(proc.output()).toMatch(/database\s+PGlite/);
     expect(proc.output()).toMatch(/cache\s+in-process/);
+    expect(proc.output()).toMatch(/messaging\s+fauxqs in-process/);
     expect(proc.output()).toMatch(/seeded 240 products/);
     await exerciseCatalogThroughTheEdge(base);
+    await exerciseCheckoutThroughTheEdge(base);
     proc.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
   });
@@ -109,6 +130,7 @@ describe('embedded mode', () => {
     expect(proc.output()).toMatch(/cache\s+Redis/);
     expect(proc.output()).toMatch(/seeded 240 products/);
     await exerciseCatalogThroughTheEdge(base);
+    await exerciseCheckoutThroughTheEdge(base);
     proc.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
   });
