@@ -7,6 +7,7 @@ export const EmbeddedEnv = Type.Object({
   HOST: Type.String({ default: '0.0.0.0' }),
   CATALOG_PORT: Env.port(3001),
   CHECKOUT_PORT: Env.port(3002),
+  ORDERS_PORT: Env.port(3003),
   FAUXQS_PORT: Env.port(4566),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'warn' }),
   DATA_DIR: Type.String({ default: '.data', description: 'where PGlite keeps its files' }),

@@ -13,7 +13,8 @@ import { ReplicaRouter } from '@securecart/db';
 import { createDevIdentityProvider, devIdentityRoutes } from '@securecart/dev-idp';
 import { buildEdge } from '@securecart/edge';
 import { createJwksVerifier } from '@securecart/http-kit';
-import { SnsPublisher } from '@securecart/messaging';
+import { OutboxRelay, QueueConsumer, SnsPublisher } from '@securecart/messaging';
+import { buildOrdersApp, orderSubmittedHandler, ORDERS_SCHEMA, ordersMigrations } from '@securecart/orders';
 import { loadEmbeddedConfig, type EmbeddedConfig } from './config.ts';
 import { openDatabase, openMessaging, openRedis } from './infrastructure.ts';
 
@@ -25,7 +26,7 @@ export async function startEmbedded(config: EmbeddedConfig) {
   const verifier = createJwksVerifier({ jwksUrl: `http://127.0.0.1:${config.PORT}/.well-known/jwks.json`, issuer: idp.issuer, audience: idp.audience });
   const stops: (() => Promise<unknown> | void)[] = [];
 
-  const database = await openDatabase(config, [catalogMigrations], log);
+  const database = await openDatabase(config, [catalogMigrations, ordersMigrations], log);
   stops.push(() => database.close());
   const seeded = await seedDemoCatalog(database.primary);
   const redis = openRedis(config);
@@ -58,10 +59,36 @@ export async function startEmbedded(config: EmbeddedConfig) {
     { namespace: config.CACHE_NAMESPACE },
   );
   const checkoutUrl = await checkout.listen({ port: config.CHECKOUT_PORT, host: '127.0.0.1' });
-  const apps = [catalog, checkout];
+
+  // orders (HTTP) and orders-worker (intake consumer + outbox relay)
+  const orders = await buildOrdersApp(
+    { db: router, verifier, ...(config.REDIS_URL ? { redis: await redis.client('orders') } : {}), logger: log.child({ service: 'orders' }) },
+    { namespace: config.CACHE_NAMESPACE },
+  );
+  const ordersUrl = await orders.listen({ port: config.ORDERS_PORT, host: '127.0.0.1' });
+  const workerLog = log.child({ service: 'orders-worker' });
+  const relay = new OutboxRelay({
+    db: database.primary,
+    schema: ORDERS_SCHEMA,
+    publisher: new SnsPublisher(messaging.clients),
+    topicArns: messaging.addresses.topicArns,
+    intervalMs: 200,
+    log: workerLog,
+  });
+  const intake = new QueueConsumer({
+    sqs: messaging.clients.sqs,
+    queueUrl: messaging.addresses.queueUrls['orders-intake'],
+    handlers: { 'order.submitted': orderSubmittedHandler({ db: database.primary, log: workerLog }) },
+    log: workerLog,
+  });
+  await relay.start();
+  intake.start();
+  // stopped before the database closes (stops run in reverse)
+  stops.push(() => relay.stop(), () => intake.stop());
+  const apps = [catalog, checkout, orders];
 
   const edge = await buildEdge({
-    upstreams: { catalog: catalogUrl, checkout: checkoutUrl },
+    upstreams: { catalog: catalogUrl, checkout: checkoutUrl, orders: ordersUrl },
     extraRoutes: async (app) => {
       await app.register(devIdentityRoutes, { idp });
     },
@@ -76,7 +103,7 @@ export async function startEmbedded(config: EmbeddedConfig) {
   };
   return {
     publicUrl,
-    serviceUrls: { catalog: catalogUrl, checkout: checkoutUrl },
+    serviceUrls: { catalog: catalogUrl, checkout: checkoutUrl, orders: ordersUrl },
     seeded,
     database: database.description,
     cache: redis.description,

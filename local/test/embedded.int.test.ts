@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createScratchDatabase, freePort, startProcess, type RunningProcess } from '@securecart/testing';
+import { createScratchDatabase, freePort, startProcess, waitFor, type RunningProcess } from '@securecart/testing';
 
 const infra = inject('infra');
 const script = fileURLToPath(new URL('../src/embedded.ts', import.meta.url));
@@ -20,7 +20,7 @@ afterAll(async () => {
 async function start(env: Record<string, string> = {}): Promise<{ proc: RunningProcess; base: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'securecart-embedded-'));
   const port = await freePort();
-  const ports = { CATALOG_PORT: await freePort(), CHECKOUT_PORT: await freePort(), FAUXQS_PORT: await freePort() };
+  const ports = { CATALOG_PORT: await freePort(), CHECKOUT_PORT: await freePort(), ORDERS_PORT: await freePort(), FAUXQS_PORT: await freePort() };
   const proc = startProcess(script, { PORT: String(port), ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), DATA_DIR: dataDir, ...env }, cwd);
   cleanups.push(() => {
     proc.kill('SIGKILL');
@@ -81,8 +81,8 @@ async function exerciseCatalogThroughTheEdge(base: string) {
   const internal = await fetch(`${base}/internal/products/lookup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: [id] }) });
   expect(internal.status).toBe(404);
   expect(internal.headers.get('content-type')).toContain('application/problem+json');
-  // services not yet part of this mode say so
-  expect((await fetch(`${base}/api/orders`)).status).toBe(503);
+  // every rule of the edge now has its service: orders answers (401: it needs a customer)
+  expect((await fetch(`${base}/api/orders`)).status).toBe(401);
 }
 
 async function exerciseCheckoutThroughTheEdge(base: string) {
@@ -101,6 +101,18 @@ async function exerciseCheckoutThroughTheEdge(base: string) {
   expect(checkout.status).toBe(202);
   expect(checkout.body).toMatchObject({ status: 'PENDING', statusUrl: `/api/orders/${checkout.body.orderId}` });
   expect((await json(await fetch(`${base}/api/cart`, { headers }))).body.items).toEqual([]);
+
+  // the order appears, PLACED, once the orders-worker has taken it from the queue
+  const order = await waitFor(async () => {
+    const res = await json(await fetch(`${base}${checkout.body.statusUrl}`, { headers }));
+    return res.status === 200 && res.body;
+  }, { timeoutMs: 15_000, what: 'the order to be placed' });
+  expect(order).toMatchObject({ id: checkout.body.orderId, status: 'PLACED', totalCents: 2 * first.priceCents + second.priceCents });
+  const mine = await json(await fetch(`${base}/api/orders`, { headers }));
+  expect(mine.body.items.map((o: { id: string }) => o.id)).toEqual([checkout.body.orderId]);
+  const cancelled = await json(await fetch(`${base}/api/orders/${checkout.body.orderId}/cancel`, { method: 'POST', headers }));
+  expect(cancelled.status).toBe(200);
+  expect(cancelled.body.status).toBe('CANCELLED');
 }
 
 describe('embedded mode', () => {
