@@ -113,6 +113,20 @@ async function exerciseCheckoutThroughTheEdge(base: string) {
   const cancelled = await json(await fetch(`${base}/api/orders/${checkout.body.orderId}/cancel`, { method: 'POST', headers }));
   expect(cancelled.status).toBe(200);
   expect(cancelled.body.status).toBe('CANCELLED');
+
+  // the same checkout sent 20 times at once: one order
+  await fetch(`${base}/api/cart/items/${first.id}`, { method: 'PUT', headers, body: JSON.stringify({ quantity: 1 }) });
+  const copies = await Promise.all(Array.from({ length: 20 }, () => fetch(`${base}/api/checkout`, {
+    method: 'POST',
+    headers: { ...headers, 'idempotency-key': 'embedded-flash' },
+    body: JSON.stringify({ shippingAddress: { name: 'Carol', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' }, paymentToken: 'tok_approve', contact: {} }),
+  }).then(json)));
+  expect(copies.map((c) => c.status)).toEqual(Array(20).fill(202));
+  const flashId = copies[0]!.body.orderId;
+  expect(new Set(copies.map((c) => c.body.orderId))).toEqual(new Set([flashId]));
+  await waitFor(async () => (await fetch(`${base}/api/orders/${flashId}`, { headers })).status === 200, { timeoutMs: 15_000, what: 'the flash order' });
+  const all = (await json(await fetch(`${base}/api/orders`, { headers }))).body.items.map((o: { id: string }) => o.id);
+  expect(all.sort()).toEqual([checkout.body.orderId, flashId].sort());
 }
 
 describe('embedded mode', () => {
