@@ -9,3 +9,4 @@ export * from './create-app.ts';
 export * from './serve.ts';
 export * from './security-headers.ts';
 export * from './rate-limit-store.ts';
+export * from './worker-probe.ts';

@@ -5,6 +5,7 @@
  * the dead-letter queue; each failure is logged with its reason. Handlers are looked up by event type; a message
  * that is not a valid envelope, or that no handler takes, fails the same way, so it ends in the DLQ, not lost.
  */
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { Consumer } from 'sqs-consumer';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { EventName } from '@securecart/contracts';
@@ -22,6 +23,10 @@ export interface QueueConsumerOptions {
   drainTimeoutMs?: number;
   /** seconds before a failed message is received again (default: exponential, backoffSeconds) */
   retryDelaySeconds?: (receiveCount: number) => number;
+  /** where to count messages by queue, type and outcome, and time their handling */
+  metrics?: Registry;
+  /** the queue's name in metrics and logs */
+  queueName?: string;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -40,9 +45,22 @@ export class QueueConsumer {
   readonly stats: ConsumerStats = { handled: {}, failed: {} };
   private readonly consumer: Consumer;
   private readonly options: QueueConsumerOptions;
+  private readonly counted: Counter<'queue' | 'type' | 'outcome'> | undefined;
+  private readonly timed: Histogram<'queue' | 'type'> | undefined;
 
   constructor(options: QueueConsumerOptions) {
     this.options = options;
+    if (options.metrics) {
+      const registers = [options.metrics];
+      this.counted = new Counter({ name: 'queue_messages_total', help: 'Messages handled, by queue, event type and outcome', labelNames: ['queue', 'type', 'outcome'], registers });
+      this.timed = new Histogram({
+        name: 'queue_message_duration_seconds',
+        help: 'Time to handle a message, by queue and event type',
+        labelNames: ['queue', 'type'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers,
+      });
+    }
     const visibilityTimeout = options.visibilityTimeoutSeconds ?? 30;
     this.consumer = Consumer.create({
       sqs: options.sqs,
@@ -75,8 +93,14 @@ export class QueueConsumer {
     await stopped;
   }
 
+  get running(): boolean {
+    return this.consumer.status.isRunning;
+  }
+
   private async handle(message: Message): Promise<void> {
     const receiveCount = receiveCountOf(message);
+    const queue = this.options.queueName ?? 'queue';
+    const started = process.hrtime.bigint();
     let type = 'unparsed';
     try {
       const event = parseEvent(message.Body ?? '');
@@ -85,8 +109,11 @@ export class QueueConsumer {
       if (!handler) throw new Error(`no handler for ${event.type} on this queue`);
       await handler(event, { receiveCount });
       this.stats.handled[type] = (this.stats.handled[type] ?? 0) + 1;
+      this.counted?.inc({ queue, type, outcome: 'handled' });
+      this.timed?.observe({ queue, type }, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       this.stats.failed[type] = (this.stats.failed[type] ?? 0) + 1;
+      this.counted?.inc({ queue, type, outcome: 'failed' });
       this.options.log?.warn(
         { err: error, messageId: message.MessageId, type, receiveCount, retryInSeconds: (this.options.retryDelaySeconds ?? backoffSeconds)(receiveCount) },
         `message failed: ${(error as Error).message}`,

@@ -34,6 +34,7 @@ export const OrdersWorkerEnv = Type.Object({
   COPILOT_SNS_TOPIC_ARNS: Type.Optional(Type.String({ description: 'Copilot: JSON map of topic name to ARN' })),
   COPILOT_QUEUE_URI: Type.Optional(Type.String({ description: 'Copilot: the worker’s queue (orders-intake)' })),
   OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
+  PROBE_PORT: Env.port(3103),
 });
 
 export type OrdersConfig = ReturnType<typeof loadOrdersConfig>;

@@ -7,7 +7,9 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadConfigOrExit } from '@securecart/config';
+import { buildWorkerProbe } from '@securecart/http-kit';
 import { createPool, migrateWithUrl } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, queueUrlFrom,
@@ -54,23 +56,52 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: { l
     listenClient,
     log,
   });
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'orders-worker' });
+  collectDefaultMetrics({ register: registry });
   const consumer = new QueueConsumer({
     sqs: clients.sqs,
     queueUrl,
+    queueName: 'orders-intake',
     handlers: { 'order.submitted': orderSubmittedHandler({ db, log }) },
+    metrics: registry,
     log,
   });
+  new Gauge({
+    name: 'outbox_events',
+    help: 'Outbox events relayed by this task, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.set({ outcome: 'published' }, relay.stats.published);
+      this.set({ outcome: 'failed' }, relay.stats.failures);
+    },
+  });
+  const probe = await buildWorkerProbe({
+    registry,
+    checks: {
+      database: async () => {
+        await pool.query('select 1');
+      },
+      consumer: async () => {
+        if (!consumer.running) throw new Error('not consuming');
+      },
+    },
+  });
+  await probe.listen({ port: config.PROBE_PORT, host: '0.0.0.0' });
   await relay.start();
   consumer.start();
-  log.info({ queueUrl, topicArn }, 'orders-worker started');
+  log.info({ queueUrl, topicArn, probePort: config.PROBE_PORT }, 'orders-worker started');
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      probe.draining = true;
       await consumer.stop();
       await relay.stop();
       await Promise.allSettled([listenClient.end(), pool.end()]);
       destroyAwsClients(clients);
+      await probe.close();
     })();
     return stopping;
   };

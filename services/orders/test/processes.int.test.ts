@@ -28,7 +28,9 @@ afterAll(async () => {
   await idp?.close();
 });
 
+let probePort = 0;
 const workerEnv = () => ({
+  PROBE_PORT: String(probePort),
   LOG_LEVEL: 'info',
   DATABASE_URL: infra.databaseUrl,
   AWS_ENDPOINT_URL: messaging.endpoint,
@@ -52,6 +54,7 @@ const serverEnv = (port: number) => ({
 describe('the orders-worker process', () => {
   it('places an order from the intake queue, relays order.placed, and on SIGTERM stops cleanly with exit code 0', async () => {
     const fulfillment = new QueueTap(messaging, 'fulfillment');
+    probePort = await freePort();
     const proc = startProcess(workerScript, workerEnv(), cwd);
     try {
       await proc.waitForOutput(/orders-worker started/);
@@ -60,6 +63,11 @@ describe('the orders-worker process', () => {
       await messaging.publisher.publish(messaging.addresses.topicArns['checkout-events'], [submitted]);
       await waitFor(async () => (await storedOrder(sql, orderId)).order?.status === 'PLACED', { timeoutMs: 10_000, what: 'the order' });
       await waitFor(() => fulfillment.about(orderId, 'order.placed').length === 1, { timeoutMs: 10_000, what: 'order.placed' });
+      // its probe: ready, and counting messages by type
+      expect((await fetch(`http://127.0.0.1:${probePort}/health/ready`)).status).toBe(200);
+      const metrics = await (await fetch(`http://127.0.0.1:${probePort}/metrics`)).text();
+      expect(metrics).toMatch(/queue_messages_total\{[^}]*queue="orders-intake"[^}]*type="com.securecart.order.submitted"[^}]*outcome="handled"[^}]*\} [1-9]/);
+      expect(metrics).toMatch(/outbox_events\{[^}]*outcome="published"[^}]*\} [1-9]/);
 
       proc.kill('SIGTERM');
       expect(await proc.exited).toBe(0);
