@@ -18,6 +18,9 @@ export interface QueueConsumerOptions {
   queueUrl: string;
   handlers: Partial<Record<EventName, EventHandler>>;
   batchSize?: number;
+  /** receive loops on the queue: each takes a batch and handles it concurrently, so at most pollers x batchSize
+   * messages are in flight */
+  pollers?: number;
   visibilityTimeoutSeconds?: number;
   /** how long stop() waits for handlers in flight */
   drainTimeoutMs?: number;
@@ -43,7 +46,7 @@ export function backoffSeconds(receiveCount: number): number {
 
 export class QueueConsumer {
   readonly stats: ConsumerStats = { handled: {}, failed: {} };
-  private readonly consumer: Consumer;
+  private readonly consumers: Consumer[];
   private readonly options: QueueConsumerOptions;
   private readonly counted: Counter<'queue' | 'type' | 'outcome'> | undefined;
   private readonly timed: Histogram<'queue' | 'type'> | undefined;
@@ -62,39 +65,47 @@ export class QueueConsumer {
       });
     }
     const visibilityTimeout = options.visibilityTimeoutSeconds ?? 30;
-    this.consumer = Consumer.create({
-      sqs: options.sqs,
-      queueUrl: options.queueUrl,
-      batchSize: options.batchSize ?? 10,
-      visibilityTimeout,
-      heartbeatInterval: Math.max(1, Math.floor(visibilityTimeout / 3)),
-      waitTimeSeconds: 1,
-      pollingCompleteWaitTimeMs: options.drainTimeoutMs ?? 20_000,
-      messageSystemAttributeNames: ['ApproximateReceiveCount'],
-      terminateVisibilityTimeout: (messages) => (options.retryDelaySeconds ?? backoffSeconds)(Math.max(...messages.map(receiveCountOf))),
-      handleMessage: async (message) => {
-        await this.handle(message);
-        return message;
-      },
+    this.consumers = Array.from({ length: options.pollers ?? 2 }, () => {
+      const consumer = Consumer.create({
+        sqs: options.sqs,
+        queueUrl: options.queueUrl,
+        batchSize: options.batchSize ?? 10,
+        visibilityTimeout,
+        heartbeatInterval: Math.max(1, Math.floor(visibilityTimeout / 3)),
+        waitTimeSeconds: 1,
+        pollingCompleteWaitTimeMs: options.drainTimeoutMs ?? 20_000,
+        messageSystemAttributeNames: ['ApproximateReceiveCount'],
+        terminateVisibilityTimeout: (messages) => (options.retryDelaySeconds ?? backoffSeconds)(Math.max(...messages.map(receiveCountOf))),
+        handleMessage: async (message) => {
+          await this.handle(message);
+          return message;
+        },
+      });
+      consumer.on('error', (error) => options.log?.warn({ err: error, queue: options.queueUrl }, 'queue consumer error'));
+      consumer.on('processing_error', () => undefined); // logged in handle() with the reason
+      return consumer;
     });
-    this.consumer.on('error', (error) => options.log?.warn({ err: error, queue: options.queueUrl }, 'queue consumer error'));
-    this.consumer.on('processing_error', () => undefined); // logged in handle() with the reason
   }
 
   start(): void {
-    this.consumer.start();
+    for (const consumer of this.consumers) consumer.start();
   }
 
   /** Stops polling and waits (up to drainTimeoutMs) for the messages in flight. */
   async stop(): Promise<void> {
-    if (!this.consumer.status.isRunning) return;
-    const stopped = new Promise<void>((resolve) => this.consumer.once('stopped', () => resolve()));
-    this.consumer.stop();
-    await stopped;
+    await Promise.all(
+      this.consumers
+        .filter((consumer) => consumer.status.isRunning)
+        .map((consumer) => {
+          const stopped = new Promise<void>((resolve) => consumer.once('stopped', () => resolve()));
+          consumer.stop();
+          return stopped;
+        }),
+    );
   }
 
   get running(): boolean {
-    return this.consumer.status.isRunning;
+    return this.consumers.every((consumer) => consumer.status.isRunning);
   }
 
   private async handle(message: Message): Promise<void> {

@@ -35,6 +35,7 @@ export const OrdersWorkerEnv = Type.Object({
   COPILOT_QUEUE_URI: Type.Optional(Type.String({ description: 'Copilot: the worker’s queue (orders-intake)' })),
   OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
   PROBE_PORT: Env.port(3103),
+  INTAKE_POLLERS: Env.positiveInt(4, 'concurrent receive loops on orders-intake (each handles a batch of up to 10)'),
 });
 
 export type OrdersConfig = ReturnType<typeof loadOrdersConfig>;

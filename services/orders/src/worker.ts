@@ -63,6 +63,7 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: { l
     sqs: clients.sqs,
     queueUrl,
     queueName: 'orders-intake',
+    pollers: config.INTAKE_POLLERS,
     handlers: { 'order.submitted': orderSubmittedHandler({ db, log }) },
     metrics: registry,
     log,
