@@ -10,3 +10,4 @@ export * from './serve.ts';
 export * from './security-headers.ts';
 export * from './rate-limit-store.ts';
 export * from './worker-probe.ts';
+export * from './db-health.ts';

@@ -4,10 +4,9 @@
  */
 import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
-import { sql } from 'drizzle-orm';
 import type { Cache } from '@securecart/cache';
 import type { ReplicaRouter } from '@securecart/db';
-import { createHttpApp, type App, type HttpAppOptions, type TokenVerifier } from '@securecart/http-kit';
+import { createHttpApp, primaryReadiness, registerReadRoutingMetrics, type App, type HttpAppOptions, type TokenVerifier } from '@securecart/http-kit';
 import { adminProductRoutes } from './routes/admin-products.ts';
 import { categoryRoutes } from './routes/categories.ts';
 import { internalRoutes } from './routes/internal.ts';
@@ -53,33 +52,11 @@ export async function buildCatalogApp(deps: CatalogDeps, options: CatalogOptions
     },
     readiness: {
       // Redis is not a readiness dependency: without it the catalog serves from SQL.
-      primary: async () => {
-        await deps.db.primary.execute(sql`select 1`);
-      },
+      primary: primaryReadiness(deps.db),
     },
   });
 
-  new Gauge({
-    name: 'catalog_replica_lag_ms',
-    help: 'Replica lag seen by the last health check (-1 when unknown)',
-    registers: [app.metrics],
-    collect() {
-      this.set(deps.db.replicaState.lagMs ?? -1);
-    },
-  });
-  new Gauge({
-    name: 'catalog_db_reads',
-    help: 'Reads by where they were served',
-    labelNames: ['target'],
-    registers: [app.metrics],
-    collect() {
-      const s = deps.db.stats;
-      this.set({ target: 'replica' }, s.replicaReads);
-      this.set({ target: 'primary' }, s.primaryReads);
-      this.set({ target: 'miss_retry' }, s.missRetries);
-      this.set({ target: 'replica_failure' }, s.replicaFailures);
-    },
-  });
+  registerReadRoutingMetrics(app.metrics, deps.db);
   new Gauge({
     name: 'catalog_cache',
     help: 'Cache lookups by outcome',

@@ -4,6 +4,7 @@
  */
 import { Cache, MemoryStore } from '@securecart/cache';
 import type { ReplicaRouter } from '@securecart/db';
+import { openApiDocument } from '@securecart/http-kit';
 import { buildCatalogApp } from './app.ts';
 
 export async function catalogOpenApi(): Promise<object> {
@@ -16,8 +17,5 @@ export async function catalogOpenApi(): Promise<object> {
       logger: false,
     },
   );
-  await app.ready();
-  const spec = app.swagger();
-  await app.close();
-  return spec;
+  return openApiDocument(app);
 }

@@ -263,7 +263,7 @@ describe('operations', () => {
     await catalog.app.inject({ url: '/api/catalog/categories' });
     const metrics = await catalog.app.inject({ url: '/metrics' });
     expect(metrics.body).toMatch(/http_requests_total\{[^}]*route="\/api\/catalog\/categories"/);
-    expect(metrics.body).toContain('catalog_db_reads');
+    expect(metrics.body).toMatch(/db_reads\{[^}]*target="replica"/);
     const spec = (await catalog.app.inject({ url: '/openapi.json' })).json();
     expect(spec.openapi).toBe('3.1.0');
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/api/catalog/products', '/api/catalog/products/{idOrSlug}', '/api/catalog/categories']));

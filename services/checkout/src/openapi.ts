@@ -1,6 +1,7 @@
 /** Checkout's OpenAPI document from its route schemas, without connections (see scripts/generate-openapi.ts). */
 import type { Redis } from 'ioredis';
 import type { SnsPublisher } from '@securecart/messaging';
+import { openApiDocument } from '@securecart/http-kit';
 import { buildCheckoutApp } from './app.ts';
 
 export async function checkoutOpenApi(): Promise<object> {
@@ -13,8 +14,5 @@ export async function checkoutOpenApi(): Promise<object> {
     verifier: { verify: () => Promise.reject(new Error('not used')) },
     logger: false,
   });
-  await app.ready();
-  const spec = app.swagger();
-  await app.close();
-  return spec;
+  return openApiDocument(app);
 }

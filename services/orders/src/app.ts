@@ -3,10 +3,8 @@
  * touches a queue: server.ts does the first two, the orders-worker process (worker.ts) the last.
  */
 import type { Redis } from 'ioredis';
-import { Gauge } from 'prom-client';
-import { sql } from 'drizzle-orm';
 import type { ReplicaRouter } from '@securecart/db';
-import { createHttpApp, type App, type HttpAppOptions, type TokenVerifier } from '@securecart/http-kit';
+import { createHttpApp, primaryReadiness, registerReadRoutingMetrics, type App, type HttpAppOptions, type TokenVerifier } from '@securecart/http-kit';
 import { adminOrderRoutes } from './routes/admin-orders.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { RecentWrites } from './routes/recent-writes.ts';
@@ -50,33 +48,11 @@ export async function buildOrdersApp(deps: OrdersDeps, options: OrdersOptions = 
       namespace,
     },
     readiness: {
-      primary: async () => {
-        await deps.db.primary.execute(sql`select 1`);
-      },
+      primary: primaryReadiness(deps.db),
     },
   });
 
-  new Gauge({
-    name: 'orders_replica_lag_ms',
-    help: 'Replica lag seen by the last health check (-1 when unknown)',
-    registers: [app.metrics],
-    collect() {
-      this.set(deps.db.replicaState.lagMs ?? -1);
-    },
-  });
-  new Gauge({
-    name: 'orders_db_reads',
-    help: 'Reads by where they were served',
-    labelNames: ['target'],
-    registers: [app.metrics],
-    collect() {
-      const s = deps.db.stats;
-      this.set({ target: 'replica' }, s.replicaReads);
-      this.set({ target: 'primary' }, s.primaryReads);
-      this.set({ target: 'miss_retry' }, s.missRetries);
-      this.set({ target: 'replica_failure' }, s.replicaFailures);
-    },
-  });
+  registerReadRoutingMetrics(app.metrics, deps.db);
 
   const ctx = {
     db: deps.db,

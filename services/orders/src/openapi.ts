@@ -3,6 +3,7 @@
  * scripts/generate-openapi.ts (which writes docs/openapi/orders.json) and the test that keeps that file current.
  */
 import type { ReplicaRouter } from '@securecart/db';
+import { openApiDocument } from '@securecart/http-kit';
 import { buildOrdersApp } from './app.ts';
 
 export async function ordersOpenApi(): Promise<object> {
@@ -12,8 +13,5 @@ export async function ordersOpenApi(): Promise<object> {
     verifier: { verify: () => Promise.reject(new Error('not used')) },
     logger: false,
   });
-  await app.ready();
-  const spec = app.swagger();
-  await app.close();
-  return spec;
+  return openApiDocument(app);
 }
