@@ -36,11 +36,22 @@ export function topicArnsFromCopilot(env: Record<string, string | undefined>, to
   return result;
 }
 
-/** A worker's queue URL: Copilot's COPILOT_QUEUE_URI in AWS, the bootstrapped queue elsewhere. */
-export function queueUrlFrom(env: Record<string, string | undefined>, local: MessagingAddresses | undefined, queue: keyof MessagingAddresses['queueUrls']): string {
+/**
+ * A worker's queue URL: in AWS, Copilot's COPILOT_QUEUE_URI (the worker's shared queue) or, for a topic-specific
+ * queue, the entry of COPILOT_TOPIC_QUEUE_URIS named after the queue (`orders-intake` or `ordersIntake`);
+ * elsewhere the bootstrapped queue.
+ */
+export function queueUrlFrom(
+  env: Record<string, string | undefined>,
+  local: MessagingAddresses | undefined,
+  queue: keyof MessagingAddresses['queueUrls'],
+): string {
   if (env.COPILOT_QUEUE_URI) return env.COPILOT_QUEUE_URI;
+  const topicQueues = parseMap('COPILOT_TOPIC_QUEUE_URIS', env.COPILOT_TOPIC_QUEUE_URIS);
+  const named = topicQueues[queue] ?? topicQueues[queue.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+  if (named) return named;
   const url = local?.queueUrls[queue];
-  if (!url) throw new MessagingConfigError(`no URL for queue ${queue}: set COPILOT_QUEUE_URI or bootstrap the topology`);
+  if (!url) throw new MessagingConfigError(`no URL for queue ${queue}: set COPILOT_QUEUE_URI (or COPILOT_TOPIC_QUEUE_URIS) or bootstrap the topology`);
   return url;
 }
 

@@ -45,3 +45,13 @@ describe('topology', () => {
     expect([1, 2, 5, 20].map(backoffSeconds)).toEqual([2, 4, 32, 900]);
   });
 });
+
+describe('addresses from Copilot', () => {
+  it('finds a worker queue in COPILOT_QUEUE_URI, then in COPILOT_TOPIC_QUEUE_URIS, and says what is missing', async () => {
+    const { queueUrlFrom } = await import('../src/index.ts');
+    expect(queueUrlFrom({ COPILOT_QUEUE_URI: 'https://sqs/q' }, undefined, 'orders-intake')).toBe('https://sqs/q');
+    expect(queueUrlFrom({ COPILOT_TOPIC_QUEUE_URIS: JSON.stringify({ ordersIntake: 'https://sqs/oi' }) }, undefined, 'orders-intake')).toBe('https://sqs/oi');
+    expect(() => queueUrlFrom({}, undefined, 'orders-intake')).toThrow(/COPILOT_QUEUE_URI/);
+    expect(() => queueUrlFrom({ COPILOT_TOPIC_QUEUE_URIS: 'nope' }, undefined, 'orders-intake')).toThrow(/JSON object/);
+  });
+});

@@ -3,7 +3,7 @@
  * bootstrap, filter policies, the outbox relay under concurrency and outage, consumers, DLQs, idempotency.
  */
 import { randomUUID } from 'node:crypto';
-import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { startFauxqs } from 'fauxqs';
@@ -211,5 +211,35 @@ describe('queue consumer', () => {
     expect(dead.Body).toBe('{"not":"an event"}');
     expect(consumer.stats.failed.unparsed).toBe(5);
     await consumer.stop();
+  });
+
+  it('finishes the message in flight when stopped, so it is not delivered again', async () => {
+    await drain(addresses.queueUrls['orders-fulfillment-updates'], 100);
+    let started = 0;
+    let finished = 0;
+    const consumer = new QueueConsumer({
+      sqs: clients.sqs,
+      queueUrl: addresses.queueUrls['orders-fulfillment-updates'],
+      handlers: {
+        'payment.captured': async () => {
+          started++;
+          await new Promise((resolve) => setTimeout(resolve, 700)); // a handler that takes a while
+          finished++;
+        },
+      },
+    });
+    consumer.start();
+    cleanups.push(() => consumer.stop());
+    const event = createEvent({ name: 'payment.captured', source: 'fulfillment', subject: randomUUID(), data: { orderId: randomUUID(), paymentId: 'p-1', amountCents: 100, currency: 'USD' } });
+    await clients.sqs.send(new SendMessageCommand({ QueueUrl: addresses.queueUrls['orders-fulfillment-updates'], MessageBody: JSON.stringify(event) }));
+    await waitFor(() => started === 1, { timeoutMs: 10_000, what: 'the handler to start' });
+    await consumer.stop();
+    expect(finished).toBe(1);
+    // acknowledged (deleted), not merely hidden: neither visible nor in flight on the queue
+    const attributes = await clients.sqs.send(new GetQueueAttributesCommand({
+      QueueUrl: addresses.queueUrls['orders-fulfillment-updates'],
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }));
+    expect(attributes.Attributes).toMatchObject({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
   });
 });
