@@ -14,10 +14,8 @@
  * not share their event loop. The catalog runs against a fresh database on the local primary and its streaming
  * replica, and Redis (`pnpm bench` runs scripts/with-local-infra.sh); the database is dropped at the end.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -26,9 +24,8 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
 import { createPool, migrateWithUrl } from '@securecart/db';
 import { waitFor, withDatabase } from '@securecart/testing';
+import { answers200, freePort, onCleanUp, query, requireEnv, runBenchmark, startProcess, waitUntil } from './lib/harness.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const NODE = path.join(ROOT, 'node_modules/.bin/node');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -42,32 +39,11 @@ interface Target {
   expect: '2xx' | '3xx';
 }
 
-const cleanups: (() => Promise<unknown>)[] = [];
-let cleaningUp: Promise<void> | undefined;
-/** Runs the registered cleanups once, newest first, whatever fails. */
-function cleanUp(): Promise<void> {
-  cleaningUp ??= (async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((error: unknown) => console.error('cleanup failed:', error));
-  })();
-  return cleaningUp;
-}
-
-function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the benchmark with \`pnpm bench\` (scripts/with-local-infra.sh sets it)`);
-  return value;
-}
-
-function query(url: string, text: string, values: unknown[] = []) {
-  const pool = createPool(url, { name: 'bench', max: 1 });
-  return pool.query(text, values).then((r) => r.rows).finally(() => pool.end());
-}
-
 /** A fresh, seeded database on the primary, visible on the replica; returns its URLs and a product slug. */
 async function createBenchDatabase(primaryUrl: string, replicaUrl: string) {
   const name = `securecart_bench_${randomBytes(4).toString('hex')}`;
   await query(primaryUrl, `create database ${name}`);
-  cleanups.push(() => query(primaryUrl, `drop database if exists ${name} with (force)`));
+  onCleanUp(() => query(primaryUrl, `drop database if exists ${name} with (force)`));
   const what = `database ${name} on the replica`;
   await waitFor(async () => (await query(replicaUrl, 'select 1 from pg_database where datname = $1', [name])).length > 0, { timeoutMs: 30_000, intervalMs: 100, what });
   const url = withDatabase(primaryUrl, name);
@@ -81,49 +57,8 @@ async function createBenchDatabase(primaryUrl: string, replicaUrl: string) {
   return { name, url, readUrl, slug };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/**
- * Starts `script` in its own node process group (node_modules/.bin/node is a shell script that runs node without
- * exec, so the signal goes to the group). Its output goes to stderr, so stdout stays the report.
- */
-function startServer(script: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(NODE, [path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-  child.stdout!.pipe(process.stderr);
-  const closed = once(child, 'close'); // stdout closes when node itself has exited, not just the shell
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // the group is gone already
-    }
-  };
-  cleanups.push(async () => {
-    signalGroup('SIGTERM');
-    const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
-    await closed.finally(() => clearTimeout(timer));
-  });
-  return child;
-}
-
 /** Polls `url` until it answers 200; fails at once if the server exits, and after 30 s. */
-async function waitUntilReady(child: ChildProcess, url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
-    const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const waitUntilReady = (child: ChildProcess, url: string) => waitUntil(child, `${url} answered 200`, answers200(url));
 
 function load(target: Target, seconds: number): Promise<Result> {
   return autocannon({ url: target.url, connections: CONNECTIONS, duration: seconds, headers: target.headers ?? {} });
@@ -190,15 +125,15 @@ async function main(): Promise<void> {
   const db = await createBenchDatabase(primaryUrl, replicaUrl);
 
   const [barePort, catalogPort] = [await freePort(), await freePort()];
-  const bare = startServer('bench/bare-fastify.ts', { PORT: String(barePort) });
-  const catalog = startServer('services/catalog/src/server.ts', {
+  const bare = startProcess('bench/bare-fastify.ts', { PORT: String(barePort) });
+  const catalog = startProcess('services/catalog/src/server.ts', {
     PORT: String(catalogPort), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'warn',
     DATABASE_URL: db.url, DATABASE_READ_URL: db.readUrl, REDIS_URL: redisUrl, CACHE_NAMESPACE: `bench-${randomBytes(4).toString('hex')}`,
     AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json', AUTH_ISSUER: 'bench', AUTH_AUDIENCE: 'bench', RATE_LIMIT_MAX: '100000000',
   });
   const bareUrl = `http://127.0.0.1:${barePort}/`;
   const catalogUrl = `http://127.0.0.1:${catalogPort}`;
-  await Promise.all([waitUntilReady(bare, bareUrl), waitUntilReady(catalog, `${catalogUrl}/health/ready`)]);
+  await Promise.all([waitUntilReady(bare.process, bareUrl), waitUntilReady(catalog.process, `${catalogUrl}/health/ready`)]);
 
   const productUrl = `${catalogUrl}/api/catalog/products/${db.slug}`;
   const first = await fetch(productUrl);
@@ -227,14 +162,4 @@ async function main(): Promise<void> {
   console.log(report(rounds, targets));
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
-}
-try {
-  await main();
-} catch (error) {
-  console.error('benchmark failed:', error);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await runBenchmark(main);

@@ -15,12 +15,11 @@
  *
  * Progress goes to stderr, the markdown report to stdout. The database is dropped at the end, whatever happens.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,104 +28,24 @@ import { startFauxqs } from 'fauxqs';
 import { catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
 import { createPool, migrateWithUrl } from '@securecart/db';
 import { startTestIdentityProvider, withDatabase } from '@securecart/testing';
+import { answers200, exited, freePort, onCleanUp, query, requireEnv, runBenchmark, startProcess, waitUntil } from './lib/harness.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const NODE = path.join(ROOT, 'node_modules/.bin/node');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 50);
 const PGBENCH_CLIENTS = 8;
 const DRAIN_DEADLINE_MS = 120_000;
 
-const cleanups: (() => Promise<unknown>)[] = [];
-let cleaningUp: Promise<void> | undefined;
-/** Runs the registered cleanups once, newest first, whatever fails. */
-function cleanUp(): Promise<void> {
-  cleaningUp ??= (async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((error: unknown) => console.error('cleanup failed:', error));
-  })();
-  return cleaningUp;
-}
-
-function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the benchmark with \`pnpm bench:checkout\` (scripts/with-local-infra.sh sets it)`);
-  return value;
-}
-
-function query(url: string, text: string, values: unknown[] = []) {
-  const pool = createPool(url, { name: 'bench', max: 1 });
-  return pool.query(text, values).then((r) => r.rows).finally(() => pool.end());
-}
-
 /** A fresh database on the primary, migrated for catalog and seeded with the demo catalog. */
 async function createBenchDatabase(primaryUrl: string) {
   const name = `securecart_bench_${randomBytes(4).toString('hex')}`;
   await query(primaryUrl, `create database ${name}`);
-  cleanups.push(() => query(primaryUrl, `drop database if exists ${name} with (force)`));
+  onCleanUp(() => query(primaryUrl, `drop database if exists ${name} with (force)`));
   const url = withDatabase(primaryUrl, name);
   await migrateWithUrl(url, catalogMigrations);
   const pool = createPool(url, { name: 'bench-seed' });
   await seedDemoCatalog(drizzle(pool)).finally(() => pool.end());
   return { name, url };
 }
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-interface Child {
-  process: ChildProcess;
-  /** SIGTERM to the group, SIGKILL after 10 s; resolves when node has exited. Idempotent. */
-  stop(): Promise<void>;
-}
-
-/**
- * Starts `script` in its own node process group (node_modules/.bin/node is a shell script that runs node without
- * exec, so the signal goes to the group). Its output goes to stderr, so stdout stays the report.
- */
-function startProcess(script: string, env: Record<string, string>): Child {
-  const child = spawn(NODE, [path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-  child.stdout!.pipe(process.stderr);
-  const closed = once(child, 'close'); // stdout closes when node itself has exited, not just the shell
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // the group is gone already
-    }
-  };
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      signalGroup('SIGTERM');
-      const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
-      await closed.finally(() => clearTimeout(timer));
-    })();
-    return stopping;
-  };
-  cleanups.push(stop);
-  return { process: child, stop };
-}
-
-const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
-
-/** Polls `ready` until it is true; fails at once if the process exits, and after 30 s. */
-async function waitUntil(child: ChildProcess, what: string, ready: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited(child)) throw new Error(`the process exited (${child.exitCode ?? child.signalCode}) before ${what}`);
-    if (await ready().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not within 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const answers200 = (url: string) => () => fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok);
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Square', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 const CHECKOUT_BODY = JSON.stringify({ shippingAddress: ADDRESS, paymentToken: 'tok_approve', contact: { email: 'ada@example.com' } });
@@ -242,7 +161,7 @@ function pgbenchScript(): string {
 async function runPgbench(primaryUrl: string, dbName: string, seconds: number): Promise<{ tps: number; command: string; envelopeBytes: number }> {
   const bin = ['/usr/lib/postgresql/15/bin/pgbench'].find((p) => existsSync(p)) ?? 'pgbench';
   const dir = await mkdtemp(path.join(os.tmpdir(), 'checkout-bench-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  onCleanUp(() => rm(dir, { recursive: true, force: true }));
   const script = path.join(dir, 'intake.sql');
   await writeFile(script, pgbenchScript());
   const url = new URL(primaryUrl);
@@ -271,9 +190,9 @@ async function main(): Promise<void> {
   const db = await createBenchDatabase(primaryUrl);
 
   const fauxqs = await startFauxqs({ port: 0, logger: false });
-  cleanups.push(() => fauxqs.stop());
+  onCleanUp(() => fauxqs.stop());
   const idp = await startTestIdentityProvider();
-  cleanups.push(() => idp.close());
+  onCleanUp(() => idp.close());
 
   const namespace = `bench-${randomBytes(4).toString('hex')}`;
   const auth = { AUTH_JWKS_URL: idp.jwksUrl, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience };
@@ -373,14 +292,4 @@ async function main(): Promise<void> {
     'Under load intake keeps pace with checkout (a drain near 0 s), so its rate there is checkout\'s; its capacity is the backlog drain.',
   ].join('\n'));
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
-}
-try {
-  await main();
-} catch (error) {
-  console.error('benchmark failed:', error);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await runBenchmark(main);

@@ -1,0 +1,110 @@
+/**
+ * What every benchmark here needs: cleanups that run once whatever happens, the TEST_* variables, one-off queries,
+ * free ports, and services started as child processes in their own process group (node_modules/.bin/node is a
+ * shell script that runs node without exec, so a signal must go to the group) that are stopped at the end.
+ * Progress and the servers' output go to stderr; stdout is kept for the report.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { createPool } from '@securecart/db';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+const NODE = path.join(ROOT, 'node_modules/.bin/node');
+
+const cleanups: (() => Promise<unknown>)[] = [];
+let cleaningUp: Promise<void> | undefined;
+
+export function onCleanUp(fn: () => Promise<unknown>): void {
+  cleanups.push(fn);
+}
+
+/** Runs the registered cleanups once, newest first, whatever fails. */
+export function cleanUp(): Promise<void> {
+  cleaningUp ??= (async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((error: unknown) => console.error('cleanup failed:', error));
+  })();
+  return cleaningUp;
+}
+
+/** Runs a benchmark's main: cleans up on success, failure and SIGINT/SIGTERM; exit code 1 on failure. */
+export async function runBenchmark(main: () => Promise<void>): Promise<void> {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+  }
+  try {
+    await main();
+  } catch (error) {
+    console.error('benchmark failed:', error);
+    process.exitCode = 1;
+  } finally {
+    await cleanUp();
+  }
+}
+
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the benchmark through its pnpm script (scripts/with-local-infra.sh sets it)`);
+  return value;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function query(url: string, text: string, values: unknown[] = []): Promise<any[]> {
+  const pool = createPool(url, { name: 'bench', max: 1 });
+  return pool.query(text, values).then((r) => r.rows).finally(() => pool.end());
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+export interface Child {
+  process: ChildProcess;
+  /** SIGTERM to the group, SIGKILL after 10 s; resolves when node has exited. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export function startProcess(script: string, env: Record<string, string>): Child {
+  const child = spawn(NODE, [path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  child.stdout!.pipe(process.stderr);
+  const closed = once(child, 'close'); // stdout closes when node itself has exited, not just the shell
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
+      await closed.finally(() => clearTimeout(timer));
+    })();
+    return stopping;
+  };
+  cleanups.push(stop);
+  return { process: child, stop };
+}
+
+export const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+/** Polls `ready` until it is true; fails at once if the process exits, and after 30 s. */
+export async function waitUntil(child: ChildProcess, what: string, ready: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited(child)) throw new Error(`the process exited (${child.exitCode ?? child.signalCode}) before ${what}`);
+    if (await ready().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export const answers200 = (url: string) => () => fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok);
