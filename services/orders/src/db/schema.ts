@@ -38,6 +38,8 @@ export const orderTable = orders.table(
     // a customer's orders, newest first (the order of `ORDER BY created_at DESC, id DESC`, nulls first included)
     index('orders_customer_created_idx').on(t.customerId, t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
     index('orders_status_created_idx').on(t.status, t.createdAt),
+    // the admin list without a status filter: newest first, keyset pagination
+    index('orders_created_idx').on(t.createdAt.desc().nullsFirst(), t.id.desc().nullsFirst()),
   ],
 );
 
