@@ -40,26 +40,20 @@ export const OrderLine = Type.Object({
 
 const OrderRef = { orderId: Uuid, customerId: Type.String() };
 
+/** What checkout submits and intake places: the whole order, priced, with the token fulfillment will capture. */
+const OrderContents = {
+  ...OrderRef,
+  lines: Type.Array(OrderLine, { minItems: 1 }),
+  totalCents: Money,
+  currency: Currency,
+  shippingAddress: Address,
+  contact: Contact,
+  paymentToken: Type.String(),
+};
+
 export const EventData = {
-  'order.submitted': Type.Object({
-    ...OrderRef,
-    lines: Type.Array(OrderLine, { minItems: 1 }),
-    totalCents: Money,
-    currency: Currency,
-    shippingAddress: Address,
-    contact: Contact,
-    paymentToken: Type.String(),
-    submittedAt: Type.String({ format: 'date-time' }),
-  }),
-  'order.placed': Type.Object({
-    ...OrderRef,
-    lines: Type.Array(OrderLine, { minItems: 1 }),
-    totalCents: Money,
-    currency: Currency,
-    shippingAddress: Address,
-    contact: Contact,
-    paymentToken: Type.String(),
-  }),
+  'order.submitted': Type.Object({ ...OrderContents, submittedAt: Type.String({ format: 'date-time' }) }),
+  'order.placed': Type.Object(OrderContents),
   'order.confirmed': Type.Object({ ...OrderRef, contact: Contact, totalCents: Money, currency: Currency }),
   'order.shipped': Type.Object({ ...OrderRef, contact: Contact, carrier: Type.String(), trackingNumber: Type.String() }),
   'order.rejected': Type.Object({ ...OrderRef, contact: Contact, reason: Type.String() }),

@@ -40,3 +40,14 @@ export async function migratePgliteDb(db: PgliteDatabase<any>, set: MigrationSet
   await db.execute(sql`select 1`);
   await migratePglite(db, { migrationsFolder: set.folder, migrationsSchema: set.schema, migrationsTable: '__migrations' });
 }
+
+/** The body of a service's `db:migrate` command: migrates DATABASE_URL, or says what to set. */
+export async function runMigrateCommand(set: MigrationSet, env: Record<string, string | undefined> = process.env): Promise<void> {
+  const url = env.DATABASE_URL;
+  if (!url) {
+    process.stderr.write(`db:migrate: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/securecart)\n`);
+    process.exit(1);
+  }
+  await migrateWithUrl(url, set);
+  process.stdout.write(`db:migrate: schema ${set.schema} is up to date\n`);
+}
