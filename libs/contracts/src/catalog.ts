@@ -97,3 +97,27 @@ export const ProductLookupResponse = Type.Object({
   items: Type.Array(ProductSnapshot),
   missing: Type.Array(Type.String({ format: 'uuid' }), { description: 'ids that do not exist' }),
 });
+
+/** Internal: the fulfillment saga reserves an order's stock (all lines or none), idempotently per order id. */
+export const ReservationLine = Type.Object(
+  {
+    productId: Type.String({ format: 'uuid' }),
+    quantity: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  },
+  { additionalProperties: false },
+);
+export const ReserveStockRequest = Type.Object(
+  {
+    orderId: Type.String({ format: 'uuid' }),
+    lines: Type.Array(ReservationLine, { minItems: 1, maxItems: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type ReserveStockRequest = Static<typeof ReserveStockRequest>;
+export const ReservationStatus = Type.Union([Type.Literal('RESERVED'), Type.Literal('RELEASED'), Type.Literal('COMMITTED')]);
+export const Reservation = Type.Object({
+  orderId: Type.String({ format: 'uuid' }),
+  status: ReservationStatus,
+  lines: Type.Array(Type.Object({ productId: Type.String({ format: 'uuid' }), quantity: Type.Integer() })),
+});
+export type Reservation = Static<typeof Reservation>;

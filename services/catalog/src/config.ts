@@ -18,6 +18,11 @@ export const CatalogEnv = Type.Object({
   CACHE_TTL_SECONDS: Env.positiveInt(300, 'how long Redis keeps a value'),
   RATE_LIMIT_MAX: Env.positiveInt(600, 'requests per window per customer or client'),
   RATE_LIMIT_WINDOW_MS: Env.positiveInt(60_000, 'rate limit window'),
+  AWS_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'an SNS/SQS emulator (fauxqs); the topology is then bootstrapped by name')),
+  MESSAGING_PREFIX: Type.String({ default: '', pattern: '^[A-Za-z0-9_-]*$', description: 'emulators only: resources are named <prefix><name>' }),
+  COPILOT_SNS_TOPIC_ARNS: Type.Optional(Type.String({ description: 'Copilot: JSON map of topic name to ARN (catalog-events)' })),
+  OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
 });
 
 export type CatalogConfig = ReturnType<typeof loadCatalogConfig>;
@@ -27,6 +32,10 @@ export function loadCatalogConfig(env: Record<string, string | undefined> = proc
   if (config.NODE_ENV === 'production' && !config.REDIS_URL) {
     // Without Redis each task would cache on its own and never hear of another task's writes.
     throw new ConfigError(['REDIS_URL is required when NODE_ENV=production']);
+  }
+  if (config.NODE_ENV === 'production' && !config.AWS_ENDPOINT_URL && !config.COPILOT_SNS_TOPIC_ARNS) {
+    // Elsewhere catalog-events wait in the outbox until a topic is configured; in production they must flow.
+    throw new ConfigError(['COPILOT_SNS_TOPIC_ARNS (or AWS_ENDPOINT_URL) is required when NODE_ENV=production']);
   }
   return config;
 }

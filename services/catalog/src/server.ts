@@ -1,16 +1,57 @@
 /**
  * The catalog as a deployable process: reads and validates the environment, connects to Postgres (primary and
- * replica), Redis and the identity provider's JWKS, migrates its schema, serves, and shuts down cleanly.
+ * replica), Redis and the identity provider's JWKS, migrates its schema, relays its outbox to `catalog-events`,
+ * serves, and shuts down cleanly.
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
-import { pino } from 'pino';
+import pg from 'pg';
+import { pino, type Logger } from 'pino';
 import { Cache, connectRedis, MemoryStore, RedisStore, type SharedStore } from '@securecart/cache';
 import { loadConfigOrExit } from '@securecart/config';
 import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
+import {
+  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, SnsPublisher, topicArnsFromCopilot, type TopicName,
+} from '@securecart/messaging';
 import { buildCatalogApp } from './app.ts';
 import { loadCatalogConfig, type CatalogConfig } from './config.ts';
 import { catalogMigrations } from './db/migrations.ts';
+import { CATALOG_SCHEMA } from './db/schema.ts';
+
+/** The relay of catalog-events, or undefined (with a warning) when no topic is configured outside production. */
+async function startCatalogRelay(config: CatalogConfig, log: Logger) {
+  if (!config.AWS_ENDPOINT_URL && !config.COPILOT_SNS_TOPIC_ARNS) {
+    log.warn('no SNS topic configured (AWS_ENDPOINT_URL or COPILOT_SNS_TOPIC_ARNS): catalog-events wait in the outbox');
+    return undefined;
+  }
+  const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
+  const topicArn = config.AWS_ENDPOINT_URL
+    ? (await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX })).topicArns['catalog-events']
+    : topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: config.COPILOT_SNS_TOPIC_ARNS }, ['catalog-events'])['catalog-events'];
+  if (!topicArn) throw new Error('COPILOT_SNS_TOPIC_ARNS has no ARN for catalog-events');
+  const listenClient = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'catalog-outbox-listen' });
+  // Losing the LISTEN connection only costs latency: the relay keeps polling.
+  listenClient.on('error', (error) => log.warn({ err: error }, 'outbox LISTEN connection failed'));
+  await listenClient.connect();
+  const pool = createPool(config.DATABASE_URL, { name: 'catalog-outbox', max: 2, onError: (error) => log.warn({ err: error }, 'idle database connection failed') });
+  const relay = new OutboxRelay({
+    db: drizzle(pool),
+    schema: CATALOG_SCHEMA,
+    publisher: new SnsPublisher(clients),
+    topicArns: { 'catalog-events': topicArn } as Record<TopicName, string>,
+    intervalMs: config.OUTBOX_POLL_MS,
+    listenClient,
+    log,
+  });
+  await relay.start();
+  return {
+    stop: async () => {
+      await relay.stop();
+      await Promise.allSettled([listenClient.end(), pool.end()]);
+      destroyAwsClients(clients);
+    },
+  };
+}
 
 export async function startCatalogServer(config: CatalogConfig) {
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'catalog' }, redact: ['req.headers.authorization'] });
@@ -33,6 +74,7 @@ export async function startCatalogServer(config: CatalogConfig) {
   });
   const cache = new Cache({ store, namespace: config.CACHE_NAMESPACE, hotTtlMs: config.CACHE_HOT_TTL_MS, log });
   await Promise.all([db.start(), cache.start()]);
+  const relay = await startCatalogRelay(config, log);
 
   const app = await buildCatalogApp(
     {
@@ -50,6 +92,7 @@ export async function startCatalogServer(config: CatalogConfig) {
     },
   );
   const close = async () => {
+    await relay?.stop();
     db.stop();
     await cache.stop();
     await Promise.allSettled([primaryPool.end(), replicaPool?.end(), redis?.quit(), subscriber?.quit()]);

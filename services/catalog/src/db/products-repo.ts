@@ -1,12 +1,14 @@
 /**
  * Queries of the catalog schema. Reads take whichever database the replica router hands them; writes take the
- * primary. Nothing here knows about HTTP or the cache.
+ * primary and write their catalog-events (product.created/updated/archived, stock.changed) to the outbox in the
+ * same transaction. Nothing here knows about HTTP or the cache.
  */
 import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { inTransaction, type Db } from '@securecart/db';
-import type { CreateProduct, UpdateProduct } from '@securecart/contracts';
+import type { CreateProduct, EventName, EventPayload, UpdateProduct } from '@securecart/contracts';
+import { createEvent, enqueueEvent } from '@securecart/messaging';
 import { categoryName, searchQuery, type ListPosition } from '../domain/product.ts';
-import { categories, products, type ProductRow } from './schema.ts';
+import { CATALOG_SCHEMA, categories, products, type ProductRow } from './schema.ts';
 
 export interface ListFilter {
   category?: string | undefined;
@@ -65,6 +67,10 @@ async function ensureCategory(db: Db, slug: string): Promise<void> {
   await db.insert(categories).values({ slug, name: categoryName(slug) }).onConflictDoNothing();
 }
 
+async function emit<N extends EventName>(tx: Db, name: N, productId: string, data: EventPayload<N>): Promise<void> {
+  await enqueueEvent(tx, CATALOG_SCHEMA, createEvent({ name, source: 'catalog', subject: productId, data }));
+}
+
 export async function insertProduct(db: Db, id: string, input: CreateProduct): Promise<ProductRow> {
   return inTransaction(db, async (tx) => {
     await ensureCategory(tx, input.category);
@@ -83,6 +89,7 @@ export async function insertProduct(db: Db, id: string, input: CreateProduct): P
         stock: input.stock ?? 0,
       })
       .returning();
+    await emit(tx, 'product.created', row!.id, { productId: row!.id, sku: row!.sku, slug: row!.slug, priceCents: row!.priceCents, currency: row!.currency });
     return row!;
   });
 }
@@ -95,26 +102,37 @@ export async function updateProduct(db: Db, id: string, patch: UpdateProduct): P
       .set({ ...patch, updatedAt: sql`now()` })
       .where(eq(products.id, id))
       .returning();
+    if (row) await emit(tx, 'product.updated', row.id, { productId: row.id, changes: Object.keys(patch).sort() });
     return row;
   });
 }
 
 export async function archiveProduct(db: Db, id: string): Promise<ProductRow | undefined> {
-  const [row] = await db
-    .update(products)
-    .set({ status: 'archived', updatedAt: sql`now()` })
-    .where(eq(products.id, id))
-    .returning();
-  return row;
+  return inTransaction(db, async (tx) => {
+    const [row] = await tx
+      .update(products)
+      .set({ status: 'archived', updatedAt: sql`now()` })
+      .where(eq(products.id, id))
+      .returning();
+    if (row) await emit(tx, 'product.archived', row.id, { productId: row.id });
+    return row;
+  });
 }
 
+/**
+ * An admin's stock count. Stock reserved by orders not yet shipped is already off this number; setting it
+ * overrides whatever reservations took (a stocktake), which is what an admin means by it.
+ */
 export async function setProductStock(db: Db, id: string, stock: number): Promise<ProductRow | undefined> {
-  const [row] = await db
-    .update(products)
-    .set({ stock, updatedAt: sql`now()` })
-    .where(eq(products.id, id))
-    .returning();
-  return row;
+  return inTransaction(db, async (tx) => {
+    const [row] = await tx
+      .update(products)
+      .set({ stock, updatedAt: sql`now()` })
+      .where(eq(products.id, id))
+      .returning();
+    if (row) await emit(tx, 'stock.changed', row.id, { productId: row.id, stock: row.stock, reason: 'set by an admin' });
+    return row;
+  });
 }
 
 export async function countProducts(db: Db): Promise<number> {

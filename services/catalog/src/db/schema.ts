@@ -1,11 +1,14 @@
 /**
- * The catalog's own Postgres schema `catalog`: categories and products. No other service reads these tables;
- * they ask catalog over HTTP. Migrations are generated from this file by drizzle-kit (pnpm db:generate).
+ * The catalog's own Postgres schema `catalog`: categories, products, stock reservations and the outbox of
+ * catalog-events. No other service reads these tables; they ask catalog over HTTP and hear from it by events. Migrations are generated from this file by drizzle-kit (pnpm db:generate).
  */
 import { sql } from 'drizzle-orm';
-import { check, customType, index, integer, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, customType, index, integer, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { outboxTable } from '@securecart/messaging';
 
-export const catalog = pgSchema('catalog');
+export const CATALOG_SCHEMA = 'catalog';
+
+export const catalog = pgSchema(CATALOG_SCHEMA);
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
@@ -52,3 +55,22 @@ export const products = catalog.table(
 
 export type ProductRow = typeof products.$inferSelect;
 export type NewProductRow = typeof products.$inferInsert;
+
+export const reservationStatus = catalog.enum('reservation_status', ['RESERVED', 'RELEASED', 'COMMITTED']);
+
+/**
+ * One reservation per order (the order id is the idempotency key). Reserving takes the stock off the product at
+ * once; releasing puts it back; committing (on shipment) makes the take final. A release that arrives before its
+ * reservation leaves a RELEASED row with no lines, so the late reservation cannot take stock any more.
+ */
+export const reservations = catalog.table('reservations', {
+  orderId: uuid('order_id').primaryKey(),
+  status: reservationStatus('status').notNull(),
+  lines: jsonb('lines').$type<{ productId: string; quantity: number }[]>().notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const outbox = outboxTable(catalog);
+
+export type ReservationRow = typeof reservations.$inferSelect;
