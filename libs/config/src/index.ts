@@ -73,15 +73,18 @@ export function loadConfig<T extends TProperties>(
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const error of Value.Errors(schema, converted)) {
-    const key =
-      error.instancePath.split('/')[1] ??
-      (error.params as { requiredProperties?: string[] }).requiredProperties?.[0] ??
-      '';
-    if (!key || seen.has(key)) continue;
-    seen.add(key);
-    const propertySchema = schema.properties[key];
-    const reason = error.keyword === 'required' ? 'is required' : explain(error.message, propertySchema);
-    problems.push(`${key} ${reason}${error.keyword === 'required' ? '' : ` (${describeValue(raw[key])})`}`);
+    // One `required` error names every missing property at once.
+    const keys =
+      error.keyword === 'required'
+        ? ((error.params as { requiredProperties?: string[] }).requiredProperties ?? [])
+        : [error.instancePath.split('/')[1] ?? ''];
+    for (const key of keys) {
+      if (!key || seen.has(key)) continue;
+      seen.add(key);
+      const propertySchema = schema.properties[key];
+      const reason = error.keyword === 'required' ? 'is required' : explain(error.message, propertySchema);
+      problems.push(`${key} ${reason}${error.keyword === 'required' ? '' : ` (${describeValue(raw[key])})`}`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(converted) as Readonly<Static<TObject<T>>>;

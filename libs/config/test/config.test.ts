@@ -30,6 +30,16 @@ describe('loadConfig', () => {
     expect(problems).toContain('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")');
   });
 
+  it('names every missing variable, not only the first', () => {
+    const two = Type.Object({ A_URL: Type.String(), B_URL: Type.String(), C: Type.String({ default: 'c' }) });
+    expect(() => loadConfig(two, {})).toThrow(ConfigError);
+    try {
+      loadConfig(two, {});
+    } catch (e) {
+      expect((e as ConfigError).problems).toEqual(['A_URL is required', 'B_URL is required']);
+    }
+  });
+
   it('never echoes a password in a URL', () => {
     expect(() => loadConfig(schema, { DATABASE_URL: 'mysql://u:secret@h/db' })).toThrow(/u:\*\*\*@h/);
     expect(() => loadConfig(schema, { DATABASE_URL: 'mysql://u:secret@h/db' })).not.toThrow(/secret/);

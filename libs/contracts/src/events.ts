@@ -64,7 +64,7 @@ export const EventData = {
   'shipment.created': Type.Object({ orderId: Uuid, shipmentId: Type.String(), carrier: Type.String(), trackingNumber: Type.String() }),
   'fulfillment.failed': Type.Object({
     orderId: Uuid,
-    step: Type.Union(['fraud', 'reserve-stock', 'capture-payment', 'create-shipment'].map((s) => Type.Literal(s))),
+    step: Type.Union([Type.Literal('fraud'), Type.Literal('reserve-stock'), Type.Literal('capture-payment'), Type.Literal('create-shipment')]),
     reason: Type.String(),
   }),
   'fulfillment.compensated': Type.Object({ orderId: Uuid, voidedPayment: Type.Boolean(), releasedStock: Type.Boolean() }),

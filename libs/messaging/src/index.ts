@@ -8,3 +8,4 @@ export * from './processed-events.ts';
 export * from './consumer.ts';
 export * from './addresses.ts';
 export * from './queue-tools.ts';
+export * from './local-endpoint.ts';

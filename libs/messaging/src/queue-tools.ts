@@ -1,6 +1,8 @@
 /** Small queue utilities for tests and operators. */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { eventType, type EventName } from '@securecart/contracts';
 import type { AwsClients } from './clients.ts';
+import type { CloudEvent } from './envelope.ts';
 
 /** Receives (and deletes) whatever is on a queue until it has been quiet for `quietMs`. */
 export async function drainQueue(clients: AwsClients, queueUrl: string, quietMs = 400): Promise<Message[]> {
@@ -21,4 +23,49 @@ export async function drainQueue(clients: AwsClients, queueUrl: string, quietMs 
     }
   }
   return messages;
+}
+
+/**
+ * Collects every event that lands on a queue (receiving and deleting as it goes), so a test or an operator's
+ * script can wait for what it expects.
+ */
+export class QueueTap {
+  readonly events: CloudEvent[] = [];
+  private running = true;
+  private readonly loop: Promise<void>;
+  private readonly clients: AwsClients;
+  private readonly queueUrl: string;
+
+  constructor(clients: AwsClients, queueUrl: string) {
+    this.clients = clients;
+    this.queueUrl = queueUrl;
+    this.loop = this.run();
+  }
+
+  /** Events about one subject (an order id), optionally of one type (`payment.captured`). */
+  about(subject: string, name?: EventName): CloudEvent[] {
+    return this.events.filter((e) => e.subject === subject && (!name || e.type === eventType(name)));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const received = await this.clients.sqs
+        .send(new ReceiveMessageCommand({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }))
+        .catch(() => ({ Messages: undefined }));
+      const messages = received.Messages ?? [];
+      if (messages.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      this.events.push(...messages.map((m) => JSON.parse(m.Body!) as CloudEvent));
+      await this.clients.sqs
+        .send(new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }))
+        .catch(() => undefined);
+    }
+  }
 }

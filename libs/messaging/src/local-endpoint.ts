@@ -1,0 +1,38 @@
+/**
+ * fauxqs (the SQS/SNS wire protocol, in this process) with SecureCart's topology bootstrapped under a prefix of
+ * its own: what tests and local tools use where AWS would be.
+ */
+import { randomUUID } from 'node:crypto';
+import { startFauxqs } from 'fauxqs';
+import { bootstrapTopology, type MessagingAddresses } from './bootstrap.ts';
+import { createAwsClients, destroyAwsClients, type AwsClients } from './clients.ts';
+import { SnsPublisher } from './publisher.ts';
+
+export interface LocalMessaging {
+  clients: AwsClients;
+  addresses: MessagingAddresses;
+  publisher: SnsPublisher;
+  /** the endpoint URL, for AWS_ENDPOINT_URL of a child process */
+  endpoint: string;
+  /** the resource name prefix, for MESSAGING_PREFIX of a child process */
+  prefix: string;
+  close(): Promise<void>;
+}
+
+export async function startLocalMessaging(options: { port?: number; prefix?: string } = {}): Promise<LocalMessaging> {
+  const fauxqs = await startFauxqs({ port: options.port ?? 0, logger: false });
+  const clients = createAwsClients({ region: 'us-east-1', endpoint: fauxqs.address });
+  const prefix = options.prefix ?? `t${randomUUID().slice(0, 8)}-`;
+  const addresses = await bootstrapTopology(clients, { prefix });
+  return {
+    clients,
+    addresses,
+    publisher: new SnsPublisher(clients),
+    endpoint: fauxqs.address,
+    prefix,
+    close: async () => {
+      destroyAwsClients(clients);
+      await fauxqs.stop();
+    },
+  };
+}

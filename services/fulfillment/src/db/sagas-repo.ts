@@ -1,0 +1,96 @@
+/**
+ * Persistence of the saga. A saga is run by whoever holds its lease (`lease_owner` until `lease_until`), so two
+ * messages about one order (a redelivery, the order.cancelled beside the order.placed) never run it at once, and
+ * a runner that crashed loses the lease when it runs out. No transaction is held across an outside call: every
+ * write is its own short transaction, conditional on still holding the lease.
+ */
+import { and, eq, sql } from 'drizzle-orm';
+import type { EventPayload } from '@securecart/contracts';
+import { inTransaction, type Db } from '@securecart/db';
+import { enqueueEvent, type CloudEvent } from '@securecart/messaging';
+import { FULFILLMENT_SCHEMA, sagas, type SagaRow } from './schema.ts';
+
+/** Another runner holds the saga's lease: try again later (the message's visibility brings it back). */
+export class SagaBusy extends Error {
+  override name = 'SagaBusy';
+}
+
+/** The lease ran out while this runner was working and someone else may have taken over: stop here. */
+export class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+export type SagaPatch = Partial<Omit<SagaRow, 'orderId' | 'customerId' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseUntil'>>;
+
+/** Creates the saga of a placed order; a saga that exists (a redelivery, or a tombstone of a cancel) is kept. */
+export async function startSaga(db: Db, placed: EventPayload<'order.placed'>, trace: { correlationId?: string; traceparent?: string }): Promise<void> {
+  const { orderId, customerId, paymentToken, ...order } = placed;
+  await db
+    .insert(sagas)
+    .values({
+      orderId,
+      customerId,
+      status: 'RUNNING',
+      step: 'fraud',
+      order,
+      paymentToken,
+      correlationId: trace.correlationId ?? null,
+      traceparent: trace.traceparent ?? null,
+    })
+    .onConflictDoNothing();
+}
+
+/**
+ * A cancellation for an order this service has not heard of (SQS reordered order.placed behind it): a CANCELLED
+ * saga with nothing done, so the late order.placed finds it ended. Returns true when the tombstone was created,
+ * inside the caller's transaction.
+ */
+export async function insertCancelledTombstone(tx: Db, orderId: string, customerId: string, correlationId?: string): Promise<boolean> {
+  const created = await tx
+    .insert(sagas)
+    .values({ orderId, customerId, status: 'CANCELLED', step: 'fraud', endedAt: sql`now()`, correlationId: correlationId ?? null })
+    .onConflictDoNothing()
+    .returning({ orderId: sagas.orderId });
+  return created.length === 1;
+}
+
+export async function findSaga(db: Db, orderId: string): Promise<SagaRow | undefined> {
+  const [row] = await db.select().from(sagas).where(eq(sagas.orderId, orderId));
+  return row;
+}
+
+/** Takes the lease, or throws SagaBusy; undefined when there is no such saga. */
+export async function acquireLease(db: Db, orderId: string, owner: string, leaseMs: number): Promise<SagaRow | undefined> {
+  const [row] = await db
+    .update(sagas)
+    .set({ leaseOwner: owner, leaseUntil: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+    .where(and(eq(sagas.orderId, orderId), sql`(${sagas.leaseUntil} is null or ${sagas.leaseUntil} < now() or ${sagas.leaseOwner} = ${owner})`))
+    .returning();
+  if (row) return row;
+  if (await findSaga(db, orderId)) throw new SagaBusy(`the saga of order ${orderId} is being run by another worker`);
+  return undefined;
+}
+
+export async function releaseLease(db: Db, orderId: string, owner: string): Promise<void> {
+  await db
+    .update(sagas)
+    .set({ leaseOwner: null, leaseUntil: null })
+    .where(and(eq(sagas.orderId, orderId), eq(sagas.leaseOwner, owner)));
+}
+
+/**
+ * Saves what a step did (and renews the lease), with the step's events written to the outbox in the same
+ * transaction. Throws LeaseLost when this runner no longer holds the lease: nothing is written then.
+ */
+export async function saveSaga(db: Db, orderId: string, owner: string, leaseMs: number, patch: SagaPatch, events: CloudEvent[] = []): Promise<SagaRow> {
+  return inTransaction(db, async (tx) => {
+    const [row] = await tx
+      .update(sagas)
+      .set({ ...patch, updatedAt: sql`now()`, leaseUntil: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+      .where(and(eq(sagas.orderId, orderId), eq(sagas.leaseOwner, owner)))
+      .returning();
+    if (!row) throw new LeaseLost(`lost the lease on the saga of order ${orderId}`);
+    for (const event of events) await enqueueEvent(tx, FULFILLMENT_SCHEMA, event);
+    return row;
+  });
+}

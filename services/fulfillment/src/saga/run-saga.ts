@@ -1,0 +1,275 @@
+/**
+ * Runs a fulfillment saga (DESIGN §2.5) from wherever it stands, under its lease:
+ *
+ *   fraud → reserve-stock → capture-payment → create-shipment → commit-stock → done
+ *
+ * Each step makes one outside call with an idempotency key (order id + step), then saves what it got and the
+ * step's event (inventory.reserved, payment.captured, shipment.created) in one transaction. A crash anywhere
+ * leaves the saga at its last saved step; when SQS redelivers, the step runs again and its key makes the
+ * repeated call return the first call's effect (one reservation, one capture, one shipment).
+ *
+ * A TransientFailure is recorded (attempts, last error) and rethrown: the consumer makes the message visible
+ * again after a backoff. A PermanentFailure turns the saga to COMPENSATING: undo in reverse (void the payment,
+ * release the stock), then FAILED with `fulfillment.failed`. A cancellation (cancelSaga) undoes the same way
+ * unless the order has shipped, and ends CANCELLED with `fulfillment.compensated`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { EventName, EventPayload } from '@securecart/contracts';
+import { inTransaction, type Db } from '@securecart/db';
+import { createEvent, enqueueEvent, recordProcessed, type CloudEvent } from '@securecart/messaging';
+import { acquireLease, insertCancelledTombstone, releaseLease, saveSaga, type SagaPatch } from '../db/sagas-repo.ts';
+import { FULFILLMENT_SCHEMA, type SagaRow } from '../db/schema.ts';
+import { assessFraud, type FraudRules } from '../domain/fraud-rules.ts';
+import { hasShipped, isTerminal, undoPlan, type FailableStep } from '../domain/saga.ts';
+import { PermanentFailure, TransientFailure, type PaymentGateway, type ShippingProvider, type StockReservations, type VelocityCounter } from '../ports.ts';
+
+export interface SagaDeps {
+  /** the fulfillment schema's primary */
+  db: Db;
+  payments: PaymentGateway;
+  shipping: ShippingProvider;
+  stock: StockReservations;
+  velocity: VelocityCounter;
+  rules: FraudRules;
+  /** how long a runner may hold a saga without saving progress (the queue's visibility timeout) */
+  leaseMs: number;
+  log?: Logger;
+  /** outcome counters, for metrics */
+  stats?: SagaStats;
+}
+
+export interface SagaStats {
+  completed: number;
+  failed: number;
+  cancelled: number;
+  transientFailures: number;
+}
+
+export const newSagaStats = (): SagaStats => ({ completed: 0, failed: 0, cancelled: 0, transientFailures: 0 });
+
+export const keyOf = (orderId: string, step: 'reserve' | 'capture' | 'ship' | 'void' | 'refund' | 'release') => `${orderId}:${step}`;
+
+/** One run of a saga by one message: holds the lease, knows how to save and what to stamp on events. */
+class SagaRun {
+  saga: SagaRow;
+  private readonly deps: SagaDeps;
+  private readonly owner: string;
+  private readonly log: Logger | undefined;
+
+  constructor(deps: SagaDeps, saga: SagaRow, owner: string) {
+    this.deps = deps;
+    this.saga = saga;
+    this.owner = owner;
+    this.log = deps.log?.child({ orderId: saga.orderId });
+  }
+
+  event<N extends EventName>(name: N, data: EventPayload<N>): CloudEvent {
+    return createEvent({
+      name,
+      source: 'fulfillment',
+      subject: this.saga.orderId,
+      data,
+      ...(this.saga.correlationId ? { correlationId: this.saga.correlationId } : {}),
+      ...(this.saga.traceparent ? { traceparent: this.saga.traceparent } : {}),
+    });
+  }
+
+  async save(patch: SagaPatch, events: CloudEvent[] = []): Promise<void> {
+    this.saga = await saveSaga(this.deps.db, this.saga.orderId, this.owner, this.deps.leaseMs, patch, events);
+  }
+
+  /** Runs steps until the saga ends; returns when it has (a TransientFailure propagates). */
+  async run(): Promise<void> {
+    while (!isTerminal(this.saga.status)) {
+      if (this.saga.status === 'COMPENSATING') await this.finishFailure();
+      else await this.step();
+    }
+  }
+
+  private async step(): Promise<void> {
+    const { orderId, customerId } = this.saga;
+    const order = this.saga.order!;
+    try {
+      switch (this.saga.step) {
+        case 'fraud': {
+          const recentOrders = await this.deps.velocity.record(customerId, orderId, this.deps.rules.velocityWindowSeconds);
+          const decision = assessFraud(this.deps.rules, { totalCents: order.totalCents, recentOrders });
+          if (!decision.approved) throw new PermanentFailure(decision.reason);
+          await this.save({ step: 'reserve-stock', attempts: 0, lastError: null });
+          return;
+        }
+        case 'reserve-stock': {
+          const { reservationId } = await this.deps.stock.reserve(orderId, order.lines);
+          await this.save({ step: 'capture-payment', reservationId, attempts: 0, lastError: null }, [
+            this.event('inventory.reserved', { orderId, reservationId }),
+          ]);
+          return;
+        }
+        case 'capture-payment': {
+          const { paymentId } = await this.deps.payments.capture({
+            idempotencyKey: keyOf(orderId, 'capture'),
+            orderId,
+            token: this.saga.paymentToken ?? '',
+            amountCents: order.totalCents,
+            currency: order.currency,
+          });
+          await this.save({ step: 'create-shipment', paymentId, paymentToken: null, attempts: 0, lastError: null }, [
+            this.event('payment.captured', { orderId, paymentId, amountCents: order.totalCents, currency: order.currency }),
+          ]);
+          return;
+        }
+        case 'create-shipment': {
+          const shipment = await this.deps.shipping.createShipment({
+            idempotencyKey: keyOf(orderId, 'ship'),
+            orderId,
+            address: order.shippingAddress,
+            lines: order.lines,
+          });
+          await this.save({ step: 'commit-stock', ...shipment, attempts: 0, lastError: null }, [this.event('shipment.created', { orderId, ...shipment })]);
+          return;
+        }
+        case 'commit-stock': {
+          try {
+            await this.deps.stock.commit(orderId);
+          } catch (error) {
+            // Shipped already: nothing to undo. A refused commit is the catalog's bookkeeping, not the customer's.
+            if (!(error instanceof PermanentFailure)) throw error;
+            this.log?.error({ err: error }, 'the catalog refused to commit the reservation of a shipped order');
+          }
+          await this.save({ step: 'done', status: 'COMPLETED', endedAt: new Date(), attempts: 0, lastError: null }, []);
+          if (this.deps.stats) this.deps.stats.completed++;
+          this.log?.info('fulfilled: shipped');
+          return;
+        }
+        case 'done':
+          await this.save({ status: 'COMPLETED', endedAt: new Date() });
+          return;
+      }
+    } catch (error) {
+      if (!(error instanceof PermanentFailure)) throw error;
+      const failedStep = this.saga.step as FailableStep;
+      this.log?.info({ step: failedStep, reason: error.message }, 'fulfillment failed: compensating');
+      await this.save({ status: 'COMPENSATING', failedStep, failureReason: error.message, lastError: error.message });
+    }
+  }
+
+  /** Undoes what was done (in reverse: the payment, then the stock), then ends FAILED with fulfillment.failed. */
+  private async finishFailure(): Promise<void> {
+    await this.undo();
+    const { orderId } = this.saga;
+    await this.save({ status: 'FAILED', endedAt: new Date(), paymentToken: null }, [
+      this.event('fulfillment.failed', {
+        orderId,
+        step: (this.saga.failedStep ?? 'fraud') as FailableStep,
+        reason: this.saga.failureReason ?? 'fulfillment failed',
+      }),
+    ]);
+    if (this.deps.stats) this.deps.stats.failed++;
+  }
+
+  /** Voids the payment and releases the stock, as far as the saga got; each undo is saved as it is done. */
+  async undo(): Promise<{ voidedPayment: boolean; releasedStock: boolean }> {
+    const { orderId } = this.saga;
+    const plan = undoPlan(this.saga);
+    let voidedPayment = this.saga.paymentVoided;
+    let releasedStock = this.saga.stockReleased;
+    if (plan.voidPayment) {
+      const { voided } = await this.deps.payments.void({ idempotencyKey: keyOf(orderId, 'void'), orderId, captureKey: keyOf(orderId, 'capture') });
+      voidedPayment = voided;
+      await this.save({ paymentVoided: true });
+    }
+    if (plan.releaseStock) {
+      await this.deps.stock.release(orderId);
+      releasedStock = this.saga.reservationId !== null;
+      await this.save({ stockReleased: true });
+    }
+    return { voidedPayment, releasedStock };
+  }
+
+  /** order.cancelled: undo unless shipped (then refund), end CANCELLED, say so with fulfillment.compensated. */
+  async cancel(eventId: string, eventType: string): Promise<'cancelled' | 'refunded-after-shipment' | 'already-ended'> {
+    const { orderId } = this.saga;
+    if (this.saga.status === 'FAILED' || this.saga.status === 'CANCELLED' || (hasShipped(this.saga.step) && this.saga.paymentRefunded)) {
+      return 'already-ended';
+    }
+    if (hasShipped(this.saga.step)) {
+      // The shipment was created before the cancellation arrived. The order is CANCELLED in the orders service,
+      // so the customer must not pay for it: refund, and leave the shipment to be recalled (logged for people).
+      const { refunded } = await this.deps.payments.refund({ idempotencyKey: keyOf(orderId, 'refund'), orderId, captureKey: keyOf(orderId, 'capture') });
+      await this.saveWithProcessed(eventId, eventType, { paymentRefunded: true }, [
+        this.event('fulfillment.compensated', { orderId, voidedPayment: refunded, releasedStock: false }),
+      ]);
+      this.log?.warn({ shipmentId: this.saga.shipmentId }, 'cancelled after the shipment was created: payment refunded, the shipment must be recalled');
+      return 'refunded-after-shipment';
+    }
+    const undone = await this.undo();
+    await this.saveWithProcessed(eventId, eventType, { status: 'CANCELLED', endedAt: new Date(), paymentToken: null }, [
+      this.event('fulfillment.compensated', { orderId, ...undone }),
+    ]);
+    if (this.deps.stats) this.deps.stats.cancelled++;
+    return 'cancelled';
+  }
+
+  private async saveWithProcessed(eventId: string, eventType: string, patch: SagaPatch, events: CloudEvent[]): Promise<void> {
+    await this.save(patch, events);
+    // Recorded after the effect: a redelivery before this point finds the saga ended and does nothing anyway.
+    await recordProcessed(this.deps.db, FULFILLMENT_SCHEMA, eventId, eventType);
+  }
+
+  async recordFailure(error: Error): Promise<void> {
+    if (this.deps.stats && error instanceof TransientFailure) this.deps.stats.transientFailures++;
+    await this.save({ attempts: this.saga.attempts + 1, lastError: error.message.slice(0, 1000) }).catch(() => undefined);
+  }
+}
+
+async function withLease<T>(deps: SagaDeps, orderId: string, work: (run: SagaRun) => Promise<T>): Promise<T | undefined> {
+  const owner = randomUUID();
+  const saga = await acquireLease(deps.db, orderId, owner, deps.leaseMs);
+  if (!saga) return undefined;
+  const run = new SagaRun(deps, saga, owner);
+  try {
+    return await work(run);
+  } catch (error) {
+    await run.recordFailure(error as Error);
+    throw error;
+  } finally {
+    await releaseLease(deps.db, orderId, owner).catch(() => undefined);
+  }
+}
+
+/** Runs the saga of an order until it ends. Throws (to be retried) on a transient failure or a busy lease. */
+export async function runSaga(deps: SagaDeps, orderId: string): Promise<SagaRow | undefined> {
+  return withLease(deps, orderId, async (run) => {
+    await run.run();
+    return run.saga;
+  });
+}
+
+/**
+ * Handles order.cancelled. For an order this service has not heard of (its order.placed is late), leaves a
+ * CANCELLED tombstone so the late order.placed does nothing.
+ */
+export async function cancelSaga(deps: SagaDeps, event: CloudEvent<'order.cancelled'>): Promise<string> {
+  const { orderId, customerId } = event.data;
+  const tombstoned = await inTransaction(deps.db, async (tx) => {
+    const created = await insertCancelledTombstone(tx, orderId, customerId, event.correlationid);
+    if (created) {
+      await enqueueEvent(
+        tx,
+        FULFILLMENT_SCHEMA,
+        createEvent({
+          name: 'fulfillment.compensated',
+          source: 'fulfillment',
+          subject: orderId,
+          data: { orderId, voidedPayment: false, releasedStock: false },
+          ...(event.correlationid ? { correlationId: event.correlationid } : {}),
+        }),
+      );
+      await recordProcessed(tx, FULFILLMENT_SCHEMA, event.id, event.type);
+    }
+    return created;
+  });
+  if (tombstoned) return 'cancelled-before-placed';
+  return (await withLease(deps, orderId, (run) => run.cancel(event.id, event.type))) ?? 'unknown';
+}

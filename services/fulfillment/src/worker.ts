@@ -1,0 +1,195 @@
+/**
+ * The fulfillment worker process (the Step Functions role): consumes the `fulfillment` queue (order.placed starts
+ * or resumes a saga, order.cancelled compensates) and relays the fulfillment schema's outbox to the
+ * `fulfillment-events` topic. In AWS the queue and topic come from Copilot's variables; with AWS_ENDPOINT_URL (an
+ * emulator) the topology is bootstrapped and found by name.
+ * SIGTERM stops taking messages, finishes those in flight, publishes the batch in hand, closes pools, exits 0.
+ */
+import { drizzle } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import { pino, type Logger } from 'pino';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { connectRedis } from '@securecart/cache';
+import { loadConfigOrExit } from '@securecart/config';
+import { buildWorkerProbe } from '@securecart/http-kit';
+import { createPool, migrateWithUrl, type Db } from '@securecart/db';
+import {
+  bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, queueUrlFrom, SnsPublisher,
+  topicArnsFromCopilot, type TopicName,
+} from '@securecart/messaging';
+import type { Redis } from 'ioredis';
+import { CatalogStockReservations } from './adapters/catalog-stock.ts';
+import { RedisVelocityCounter } from './adapters/redis-velocity.ts';
+import { SimulatedCarrier } from './adapters/simulated-carrier.ts';
+import { SimulatedPaymentGateway } from './adapters/simulated-payment-gateway.ts';
+import { loadFulfillmentConfig, retryDelay, type FulfillmentConfig } from './config.ts';
+import { fulfillmentMigrations } from './db/migrations.ts';
+import { FULFILLMENT_SCHEMA } from './db/schema.ts';
+import { fulfillmentHandlers } from './handlers/index.ts';
+import { newSagaStats, type SagaDeps } from './saga/run-saga.ts';
+
+/** The saga's dependencies from configuration: the simulated providers, the catalog over HTTP, Redis counters. */
+export function sagaDepsFrom(config: Pick<FulfillmentConfig, 'CATALOG_INTERNAL_URL' | 'CATALOG_TIMEOUT_MS' | 'CACHE_NAMESPACE' | 'VISIBILITY_TIMEOUT_SECONDS' | 'FRAUD_MAX_ORDER_CENTS' | 'FRAUD_VELOCITY_MAX' | 'FRAUD_VELOCITY_WINDOW_SECONDS'>, db: Db, redis: Redis, log?: Logger): SagaDeps {
+  return {
+    db,
+    payments: new SimulatedPaymentGateway(db),
+    shipping: new SimulatedCarrier(db),
+    stock: new CatalogStockReservations({ baseUrl: config.CATALOG_INTERNAL_URL, timeoutMs: config.CATALOG_TIMEOUT_MS }),
+    velocity: new RedisVelocityCounter(redis, config.CACHE_NAMESPACE),
+    rules: {
+      maxOrderCents: config.FRAUD_MAX_ORDER_CENTS,
+      velocityMax: config.FRAUD_VELOCITY_MAX,
+      velocityWindowSeconds: config.FRAUD_VELOCITY_WINDOW_SECONDS,
+    },
+    leaseMs: config.VISIBILITY_TIMEOUT_SECONDS * 1000,
+    stats: newSagaStats(),
+    ...(log ? { log } : {}),
+  };
+}
+
+export interface FulfillmentWorker {
+  consumer: QueueConsumer;
+  relay: OutboxRelay;
+  deps: SagaDeps;
+  /** stops the consumer (draining messages in flight), then the relay, then closes every connection */
+  stop(): Promise<void>;
+}
+
+export async function startFulfillmentWorker(config: FulfillmentConfig, options: { log?: Logger } = {}): Promise<FulfillmentWorker> {
+  const log = options.log ?? pino({ level: config.LOG_LEVEL, base: { service: 'fulfillment' } });
+  const onDbError = (error: Error) => log.warn({ err: error }, 'database connection failed');
+  await migrateWithUrl(config.DATABASE_URL, fulfillmentMigrations);
+  const pool = createPool(config.DATABASE_URL, { name: 'fulfillment', max: 20, onError: onDbError });
+  const listenClient = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'fulfillment-listen' });
+  listenClient.on('error', onDbError);
+  await listenClient.connect();
+  const redis = await connectRedis(config.REDIS_URL, { name: 'fulfillment' });
+
+  const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
+  const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX }) : undefined;
+  const topicArn =
+    local?.topicArns['fulfillment-events'] ??
+    topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: config.COPILOT_SNS_TOPIC_ARNS }, ['fulfillment-events'])['fulfillment-events'];
+  if (!topicArn) throw new MessagingConfigError('COPILOT_SNS_TOPIC_ARNS has no ARN for fulfillment-events');
+  const queueUrl = queueUrlFrom({ COPILOT_QUEUE_URI: config.COPILOT_QUEUE_URI }, local, 'fulfillment');
+
+  const db = drizzle(pool);
+  const deps = sagaDepsFrom(config, db, redis, log);
+  const relay = new OutboxRelay({
+    db,
+    schema: FULFILLMENT_SCHEMA,
+    publisher: new SnsPublisher(clients),
+    topicArns: { 'fulfillment-events': topicArn } as Record<TopicName, string>,
+    intervalMs: config.OUTBOX_POLL_MS,
+    listenClient,
+    log,
+  });
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'fulfillment' });
+  collectDefaultMetrics({ register: registry });
+  const consumer = new QueueConsumer({
+    sqs: clients.sqs,
+    queueUrl,
+    queueName: 'fulfillment',
+    pollers: config.POLLERS,
+    visibilityTimeoutSeconds: config.VISIBILITY_TIMEOUT_SECONDS,
+    retryDelaySeconds: retryDelay(config.RETRY_BASE_SECONDS),
+    handlers: fulfillmentHandlers(deps),
+    metrics: registry,
+    log,
+  });
+  new Gauge({
+    name: 'fulfillment_sagas',
+    help: 'Sagas ended by this task, by outcome, and transient step failures',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      const stats = deps.stats!;
+      this.set({ outcome: 'completed' }, stats.completed);
+      this.set({ outcome: 'failed' }, stats.failed);
+      this.set({ outcome: 'cancelled' }, stats.cancelled);
+      this.set({ outcome: 'transient_failure' }, stats.transientFailures);
+    },
+  });
+  new Gauge({
+    name: 'outbox_events',
+    help: 'Outbox events relayed by this task, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.set({ outcome: 'published' }, relay.stats.published);
+      this.set({ outcome: 'failed' }, relay.stats.failures);
+    },
+  });
+  const probe = await buildWorkerProbe({
+    registry,
+    checks: {
+      database: async () => {
+        await pool.query('select 1');
+      },
+      redis: async () => {
+        await redis.ping();
+      },
+      consumer: async () => {
+        if (!consumer.running) throw new Error('not consuming');
+      },
+    },
+  });
+  await probe.listen({ port: config.PROBE_PORT, host: '0.0.0.0' });
+  await relay.start();
+  consumer.start();
+  log.info({ queueUrl, topicArn, probePort: config.PROBE_PORT }, 'fulfillment worker started');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      probe.draining = true;
+      await consumer.stop();
+      await relay.stop();
+      await Promise.allSettled([listenClient.end(), pool.end(), redis.quit()]);
+      destroyAwsClients(clients);
+      await probe.close();
+    })();
+    return stopping;
+  };
+  return { consumer, relay, deps, stop };
+}
+
+async function main() {
+  const config = loadConfigOrExit('fulfillment', () => loadFulfillmentConfig());
+  const log = pino({ level: config.LOG_LEVEL, base: { service: 'fulfillment' } });
+  let worker: FulfillmentWorker;
+  try {
+    worker = await startFulfillmentWorker(config, { log });
+  } catch (error) {
+    log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing messages in flight');
+    setTimeout(() => {
+      log.error('grace period over: exiting with messages in flight');
+      process.exit(1);
+    }, 25_000).unref();
+    worker.stop().then(
+      () => {
+        log.info('shut down cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+if (import.meta.main) await main();
