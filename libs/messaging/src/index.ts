@@ -8,4 +8,5 @@ export * from './processed-events.ts';
 export * from './consumer.ts';
 export * from './addresses.ts';
 export * from './queue-tools.ts';
+export * from './dead-letters.ts';
 export * from './local-endpoint.ts';
