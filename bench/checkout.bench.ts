@@ -23,29 +23,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import { startFauxqs } from 'fauxqs';
-import { catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
-import { createPool, migrateWithUrl } from '@securecart/db';
+import { createPool } from '@securecart/db';
 import { startTestIdentityProvider, withDatabase } from '@securecart/testing';
-import { answers200, exited, freePort, onCleanUp, query, requireEnv, runBenchmark, startProcess, waitUntil } from './lib/harness.ts';
+import {
+  answers200, createBenchDatabase, exited, freePort, onCleanUp, percentile, query, requireEnv, runBenchmark, startProcess, waitUntil,
+} from './lib/harness.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 50);
 const PGBENCH_CLIENTS = 8;
 const DRAIN_DEADLINE_MS = 120_000;
-
-/** A fresh database on the primary, migrated for catalog and seeded with the demo catalog. */
-async function createBenchDatabase(primaryUrl: string) {
-  const name = `securecart_bench_${randomBytes(4).toString('hex')}`;
-  await query(primaryUrl, `create database ${name}`);
-  onCleanUp(() => query(primaryUrl, `drop database if exists ${name} with (force)`));
-  const url = withDatabase(primaryUrl, name);
-  await migrateWithUrl(url, catalogMigrations);
-  const pool = createPool(url, { name: 'bench-seed' });
-  await seedDemoCatalog(drizzle(pool)).finally(() => pool.end());
-  return { name, url };
-}
 
 const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Square', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
 const CHECKOUT_BODY = JSON.stringify({ shippingAddress: ADDRESS, paymentToken: 'tok_approve', contact: { email: 'ada@example.com' } });
@@ -99,11 +87,6 @@ async function runLoad(checkoutUrl: string, tokens: string[], productIds: string
   })));
   if (failure) throw failure;
   return { accepted, latenciesMs, firstAcceptedAt, elapsedMs: performance.now() - start, stoppedAt: Date.now() };
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 /** Waits until orders.orders holds `expected` rows; returns when the last one was written (its created_at). */

@@ -8,7 +8,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { createPool } from '@securecart/db';
+import { randomBytes } from 'node:crypto';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
+import { createPool, migrateWithUrl } from '@securecart/db';
+import { withDatabase } from '@securecart/testing';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
@@ -108,3 +112,20 @@ export async function waitUntil(child: ChildProcess, what: string, ready: () => 
 }
 
 export const answers200 = (url: string) => () => fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok);
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** A fresh database on the primary, migrated for catalog and seeded with the demo catalog; dropped at clean-up. */
+export async function createBenchDatabase(primaryUrl: string): Promise<{ name: string; url: string }> {
+  const name = `securecart_bench_${randomBytes(4).toString('hex')}`;
+  await query(primaryUrl, `create database ${name}`);
+  onCleanUp(() => query(primaryUrl, `drop database if exists ${name} with (force)`));
+  const url = withDatabase(primaryUrl, name);
+  await migrateWithUrl(url, catalogMigrations);
+  const pool = createPool(url, { name: 'bench-seed' });
+  await seedDemoCatalog(drizzle(pool)).finally(() => pool.end());
+  return { name, url };
+}

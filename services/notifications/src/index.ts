@@ -1,1 +1,10 @@
-export {};
+export * from './config.ts';
+export * from './channels/ports.ts';
+export { createLocalSink, type LocalSink, type SinkFile } from './channels/local-sink.ts';
+export { SesEmailSender, type SesEmailSenderOptions } from './channels/ses-email-sender.ts';
+export { SnsSmsSender } from './channels/sns-sms-sender.ts';
+export { notificationsMigrations } from './db/migrations.ts';
+export { NOTIFICATIONS_SCHEMA } from './db/schema.ts';
+export { NOTIFICATION_EVENTS, renderNotification, type NotificationEvent, type RenderedNotification } from './domain/templates.ts';
+export { DeliveryFailedError, notificationHandlers, type NotificationHandlerDeps } from './handlers/order-notification.handler.ts';
+export { startNotificationsWorker, type NotificationsWorker } from './worker.ts';
