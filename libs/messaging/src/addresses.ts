@@ -37,22 +37,29 @@ export function topicArnsFromCopilot(env: Record<string, string | undefined>, to
 }
 
 /**
- * A worker's queue URL: in AWS, Copilot's COPILOT_QUEUE_URI (the worker's shared queue) or, for a topic-specific
- * queue, the entry of COPILOT_TOPIC_QUEUE_URIS named after the queue (`orders-intake` or `ordersIntake`);
- * elsewhere the bootstrapped queue.
+ * A worker's queue URL. In AWS: the entry of COPILOT_TOPIC_QUEUE_URIS named after the queue (`orders-intake` or
+ * `ordersIntake`: a topic-specific queue), else COPILOT_QUEUE_URI (the worker's shared queue) — but only for the
+ * worker's primary queue: a worker with a second queue must not be handed the first one's URL for it
+ * (`{ shared: false }`). Elsewhere the bootstrapped queue.
  */
 export function queueUrlFrom(
   env: Record<string, string | undefined>,
   local: MessagingAddresses | undefined,
   queue: keyof MessagingAddresses['queueUrls'],
+  options: { shared?: boolean } = {},
 ): string {
-  if (env.COPILOT_QUEUE_URI) return env.COPILOT_QUEUE_URI;
+  const shared = options.shared ?? true;
   const topicQueues = parseMap('COPILOT_TOPIC_QUEUE_URIS', env.COPILOT_TOPIC_QUEUE_URIS);
   const named = topicQueues[queue] ?? topicQueues[queue.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
   if (named) return named;
+  if (shared && env.COPILOT_QUEUE_URI) return env.COPILOT_QUEUE_URI;
   const url = local?.queueUrls[queue];
-  if (!url) throw new MessagingConfigError(`no URL for queue ${queue}: set COPILOT_QUEUE_URI (or COPILOT_TOPIC_QUEUE_URIS) or bootstrap the topology`);
-  return url;
+  if (url) return url;
+  throw new MessagingConfigError(
+    shared
+      ? `no URL for queue ${queue}: set COPILOT_QUEUE_URI (or COPILOT_TOPIC_QUEUE_URIS) or bootstrap the topology`
+      : `no URL for queue ${queue}: name it in COPILOT_TOPIC_QUEUE_URIS or bootstrap the topology`,
+  );
 }
 
 export { parseMap as parseCopilotMap };

@@ -55,8 +55,12 @@ export class QueueConsumer {
     this.options = options;
     if (options.metrics) {
       const registers = [options.metrics];
-      this.counted = new Counter({ name: 'queue_messages_total', help: 'Messages handled, by queue, event type and outcome', labelNames: ['queue', 'type', 'outcome'], registers });
-      this.timed = new Histogram({
+      // Several consumers of one worker (one per queue) share a registry: the metrics are labelled by queue.
+      const existing = (name: string) => options.metrics?.getSingleMetric(name);
+      this.counted =
+        (existing('queue_messages_total') as Counter<'queue' | 'type' | 'outcome'> | undefined) ??
+        new Counter({ name: 'queue_messages_total', help: 'Messages handled, by queue, event type and outcome', labelNames: ['queue', 'type', 'outcome'], registers });
+      this.timed = (existing('queue_message_duration_seconds') as Histogram<'queue' | 'type'> | undefined) ?? new Histogram({
         name: 'queue_message_duration_seconds',
         help: 'Time to handle a message, by queue and event type',
         labelNames: ['queue', 'type'],

@@ -54,4 +54,17 @@ describe('addresses from Copilot', () => {
     expect(() => queueUrlFrom({}, undefined, 'orders-intake')).toThrow(/COPILOT_QUEUE_URI/);
     expect(() => queueUrlFrom({ COPILOT_TOPIC_QUEUE_URIS: 'nope' }, undefined, 'orders-intake')).toThrow(/JSON object/);
   });
+
+  it('gives a worker’s second queue its own COPILOT_TOPIC_QUEUE_URIS entry, never the shared COPILOT_QUEUE_URI', async () => {
+    const { queueUrlFrom } = await import('../src/index.ts');
+    const env = {
+      COPILOT_QUEUE_URI: 'https://sqs/shared',
+      COPILOT_TOPIC_QUEUE_URIS: JSON.stringify({ ordersFulfillmentUpdates: 'https://sqs/ofu' }),
+    };
+    expect(queueUrlFrom(env, undefined, 'orders-intake')).toBe('https://sqs/shared');
+    expect(queueUrlFrom(env, undefined, 'orders-fulfillment-updates', { shared: false })).toBe('https://sqs/ofu');
+    expect(() => queueUrlFrom({ COPILOT_QUEUE_URI: 'https://sqs/shared' }, undefined, 'orders-fulfillment-updates', { shared: false })).toThrow(
+      /name it in COPILOT_TOPIC_QUEUE_URIS/,
+    );
+  });
 });

@@ -3,11 +3,13 @@
  * the HTTP service (server.ts) and the orders-worker (worker.ts).
  */
 import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { parseCopilotMap, queueUrlFrom, type QueueName } from '@securecart/messaging';
 
 const Common = {
   NODE_ENV: Env.nodeEnv(),
   LOG_LEVEL: Env.logLevel(),
   DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),
+  CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$', description: 'prefix of every Redis key and channel' }),
 };
 
 export const OrdersEnv = Type.Object({
@@ -15,8 +17,7 @@ export const OrdersEnv = Type.Object({
   PORT: Env.port(3003),
   HOST: Type.String({ default: '0.0.0.0' }),
   DATABASE_READ_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'a read replica; defaults to the primary')),
-  REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'rate limits and read-your-writes across tasks')),
-  CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$', description: 'prefix of every Redis key' }),
+  REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'rate limits, read-your-writes and live status wake-ups across tasks')),
   AUTH_JWKS_URL: Env.url(['http', 'https'], 'JWKS of the identity provider'),
   AUTH_ISSUER: Type.String({ minLength: 1 }),
   AUTH_AUDIENCE: Type.String({ minLength: 1 }),
@@ -24,6 +25,8 @@ export const OrdersEnv = Type.Object({
   FRESH_READ_WINDOW_MS: Env.positiveInt(5000, 'after a write, the writer reads from the primary for this long'),
   RATE_LIMIT_MAX: Env.positiveInt(600, 'requests per window per customer or client'),
   RATE_LIMIT_WINDOW_MS: Env.positiveInt(60_000, 'rate limit window'),
+  STATUS_STREAM_HEARTBEAT_MS: Env.positiveInt(15_000, 'a live status stream sends a heartbeat comment this often'),
+  STATUS_STREAM_POLL_MS: Env.positiveInt(3_000, 'a live status stream reads the status history this often without a wake-up'),
 });
 
 export const OrdersWorkerEnv = Type.Object({
@@ -32,10 +35,13 @@ export const OrdersWorkerEnv = Type.Object({
   AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'an SQS/SNS emulator; the topology is then bootstrapped by name')),
   MESSAGING_PREFIX: Type.String({ default: '', pattern: '^[A-Za-z0-9_-]*$', description: 'emulators only: resources are named <prefix><name>' }),
   COPILOT_SNS_TOPIC_ARNS: Type.Optional(Type.String({ description: 'Copilot: JSON map of topic name to ARN' })),
-  COPILOT_QUEUE_URI: Type.Optional(Type.String({ description: 'Copilot: the worker’s queue (orders-intake)' })),
+  COPILOT_QUEUE_URI: Type.Optional(Type.String({ description: 'Copilot: the worker’s shared queue (orders-intake)' })),
+  COPILOT_TOPIC_QUEUE_URIS: Type.Optional(Type.String({ description: 'Copilot: JSON map of topic-specific queues (orders-fulfillment-updates)' })),
+  REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'status changes are published here for live streams')),
   OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
   PROBE_PORT: Env.port(3103),
   INTAKE_POLLERS: Env.positiveInt(4, 'concurrent receive loops on orders-intake (each handles a batch of up to 10)'),
+  FULFILLMENT_POLLERS: Env.positiveInt(2, 'concurrent receive loops on orders-fulfillment-updates'),
 });
 
 export type OrdersConfig = ReturnType<typeof loadOrdersConfig>;
@@ -53,9 +59,25 @@ export function loadOrdersConfig(env: Record<string, string | undefined> = proce
 export function loadOrdersWorkerConfig(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(OrdersWorkerEnv, env);
   if (!config.AWS_ENDPOINT_URL) {
-    // In AWS nothing is bootstrapped: Copilot's variables are the only way to find the queue and the topic.
+    // In AWS nothing is bootstrapped: Copilot's variables are the only way to find the queues and the topic.
     const problems: string[] = [];
-    if (!config.COPILOT_QUEUE_URI) problems.push('COPILOT_QUEUE_URI is required unless AWS_ENDPOINT_URL is set');
+    const copilot = { COPILOT_QUEUE_URI: config.COPILOT_QUEUE_URI, COPILOT_TOPIC_QUEUE_URIS: config.COPILOT_TOPIC_QUEUE_URIS };
+    try {
+      parseCopilotMap('COPILOT_TOPIC_QUEUE_URIS', copilot.COPILOT_TOPIC_QUEUE_URIS);
+      const found = (queue: QueueName, shared: boolean) => {
+        try {
+          return queueUrlFrom(copilot, undefined, queue, { shared });
+        } catch {
+          return undefined;
+        }
+      };
+      if (!found('orders-intake', true)) problems.push('COPILOT_QUEUE_URI is required unless AWS_ENDPOINT_URL is set');
+      if (!found('orders-fulfillment-updates', false)) {
+        problems.push('COPILOT_TOPIC_QUEUE_URIS must name the orders-fulfillment-updates queue unless AWS_ENDPOINT_URL is set');
+      }
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
     if (!config.COPILOT_SNS_TOPIC_ARNS) problems.push('COPILOT_SNS_TOPIC_ARNS is required unless AWS_ENDPOINT_URL is set');
     if (problems.length > 0) throw new ConfigError(problems);
   }

@@ -1,7 +1,8 @@
 /**
  * The orders HTTP service as a deployable process: reads and validates the environment, connects to Postgres
- * (primary and replica), Redis and the identity provider's JWKS, migrates its schema, serves, and shuts down
- * cleanly. Orders are created by the orders-worker process (worker.ts), not here.
+ * (primary and replica), Redis (rate limits, read-your-writes, and the status feed that wakes live streams) and
+ * the identity provider's JWKS, migrates its schema, serves, and shuts down cleanly (open live streams are ended).
+ * Orders are created by the orders-worker process (worker.ts), not here.
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino } from 'pino';
@@ -12,6 +13,7 @@ import { createJwksVerifier, serve } from '@securecart/http-kit';
 import { buildOrdersApp } from './app.ts';
 import { loadOrdersConfig, type OrdersConfig } from './config.ts';
 import { ordersMigrations } from './db/migrations.ts';
+import { RedisOrderStatusFeed } from './status-feed.ts';
 
 export async function startOrdersServer(config: OrdersConfig) {
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'orders' }, redact: ['req.headers.authorization'] });
@@ -23,6 +25,8 @@ export async function startOrdersServer(config: OrdersConfig) {
   await migrateWithUrl(config.DATABASE_URL, ordersMigrations);
 
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, { name: 'orders' }) : undefined;
+  // Publishes on `redis`; subscribes on a connection of its own, opened with the first live stream.
+  const feed = redis ? new RedisOrderStatusFeed({ redis, namespace: config.CACHE_NAMESPACE, log }) : undefined;
   const db = new ReplicaRouter({
     primary: drizzle(primaryPool),
     ...(replicaPool ? { replica: drizzle(replicaPool) } : {}),
@@ -36,6 +40,7 @@ export async function startOrdersServer(config: OrdersConfig) {
       db,
       verifier: createJwksVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
       ...(redis ? { redis } : {}),
+      ...(feed ? { feed } : {}),
       logger: log,
     },
     {
@@ -43,10 +48,12 @@ export async function startOrdersServer(config: OrdersConfig) {
       freshWindowMs: config.FRESH_READ_WINDOW_MS,
       rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
       defaultMetrics: true,
+      statusStream: { heartbeatMs: config.STATUS_STREAM_HEARTBEAT_MS, pollMs: config.STATUS_STREAM_POLL_MS },
     },
   );
   const close = async () => {
     db.stop();
+    await feed?.close();
     await Promise.allSettled([primaryPool.end(), replicaPool?.end(), redis?.quit()]);
   };
   return { app, close };

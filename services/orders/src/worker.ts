@@ -1,11 +1,14 @@
 /**
- * The orders-worker process: consumes `orders-intake` (order.submitted → a PLACED order) and relays the orders
- * schema's outbox to the `order-events` topic. In AWS the queue and topic come from Copilot's variables; with
- * AWS_ENDPOINT_URL (an emulator) the topology is bootstrapped and found by name.
+ * The orders-worker process: consumes `orders-intake` (order.submitted → a PLACED order) and
+ * `orders-fulfillment-updates` (fulfillment's facts → order transitions), relays the orders schema's outbox to the
+ * `order-events` topic, and announces every status change it commits on Redis pub/sub for the live status streams
+ * (when REDIS_URL is set). In AWS the queues and topic come from Copilot's variables; with AWS_ENDPOINT_URL (an
+ * emulator) the topology is bootstrapped and found by name.
  * SIGTERM stops taking messages, finishes those in flight, publishes the batch in hand, closes pools, exits 0.
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadConfigOrExit } from '@securecart/config';
@@ -18,16 +21,27 @@ import {
 import { loadOrdersWorkerConfig, type OrdersWorkerConfig } from './config.ts';
 import { ordersMigrations } from './db/migrations.ts';
 import { ORDERS_SCHEMA } from './db/schema.ts';
+import { fulfillmentUpdateHandlers } from './handlers/fulfillment-updates.ts';
 import { orderSubmittedHandler } from './handlers/order-submitted.handler.ts';
+import { RedisOrderStatusFeed, type OrderStatusFeed } from './status-feed.ts';
 
 export interface OrdersWorker {
+  /** orders-intake */
   consumer: QueueConsumer;
+  /** orders-fulfillment-updates */
+  fulfillmentUpdates: QueueConsumer;
   relay: OutboxRelay;
-  /** stops the consumer (draining messages in flight), then the relay, then closes every connection */
+  /** stops the consumers (draining messages in flight), then the relay, then closes every connection */
   stop(): Promise<void>;
 }
 
-export async function startOrdersWorker(config: OrdersWorkerConfig, options: { log?: Logger } = {}): Promise<OrdersWorker> {
+export interface OrdersWorkerOptions {
+  log?: Logger;
+  /** seconds before a failed message comes back (tests shorten the exponential default) */
+  retryDelaySeconds?: (receiveCount: number) => number;
+}
+
+export async function startOrdersWorker(config: OrdersWorkerConfig, options: OrdersWorkerOptions = {}): Promise<OrdersWorker> {
   const log = options.log ?? pino({ level: config.LOG_LEVEL, base: { service: 'orders-worker' } });
   const onDbError = (error: Error) => log.warn({ err: error }, 'database connection failed');
   await migrateWithUrl(config.DATABASE_URL, ordersMigrations);
@@ -43,7 +57,11 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: { l
     local?.topicArns['order-events'] ??
     topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: config.COPILOT_SNS_TOPIC_ARNS }, ['order-events'])['order-events'];
   if (!topicArn) throw new MessagingConfigError('COPILOT_SNS_TOPIC_ARNS has no ARN for order-events');
-  const queueUrl = queueUrlFrom({ COPILOT_QUEUE_URI: config.COPILOT_QUEUE_URI }, local, 'orders-intake');
+  const copilot = { COPILOT_QUEUE_URI: config.COPILOT_QUEUE_URI, COPILOT_TOPIC_QUEUE_URIS: config.COPILOT_TOPIC_QUEUE_URIS };
+  const queueUrl = queueUrlFrom(copilot, local, 'orders-intake');
+  // A second queue never falls back to COPILOT_QUEUE_URI, the worker's shared (intake) queue.
+  const updatesQueueUrl = queueUrlFrom(copilot, local, 'orders-fulfillment-updates', { shared: false });
+  const { redis, feed } = await openStatusFeed(config, log);
 
   const db = drizzle(pool);
   const relay = new OutboxRelay({
@@ -59,14 +77,26 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: { l
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'orders-worker' });
   collectDefaultMetrics({ register: registry });
+  const retry = options.retryDelaySeconds ? { retryDelaySeconds: options.retryDelaySeconds } : {};
   const consumer = new QueueConsumer({
     sqs: clients.sqs,
     queueUrl,
     queueName: 'orders-intake',
     pollers: config.INTAKE_POLLERS,
-    handlers: { 'order.submitted': orderSubmittedHandler({ db, log }) },
+    handlers: { 'order.submitted': orderSubmittedHandler({ db, feed, log }) },
     metrics: registry,
     log,
+    ...retry,
+  });
+  const fulfillmentUpdates = new QueueConsumer({
+    sqs: clients.sqs,
+    queueUrl: updatesQueueUrl,
+    queueName: 'orders-fulfillment-updates',
+    pollers: config.FULFILLMENT_POLLERS,
+    handlers: fulfillmentUpdateHandlers({ db, feed, log }),
+    metrics: registry,
+    log,
+    ...retry,
   });
   new Gauge({
     name: 'outbox_events',
@@ -85,28 +115,59 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: { l
         await pool.query('select 1');
       },
       consumer: async () => {
-        if (!consumer.running) throw new Error('not consuming');
+        if (!consumer.running) throw new Error('not consuming orders-intake');
+        if (!fulfillmentUpdates.running) throw new Error('not consuming orders-fulfillment-updates');
       },
     },
   });
   await probe.listen({ port: config.PROBE_PORT, host: '0.0.0.0' });
   await relay.start();
   consumer.start();
-  log.info({ queueUrl, topicArn, probePort: config.PROBE_PORT }, 'orders-worker started');
+  fulfillmentUpdates.start();
+  log.info({ queueUrl, updatesQueueUrl, topicArn, statusFeed: Boolean(feed), probePort: config.PROBE_PORT }, 'orders-worker started');
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       probe.draining = true;
-      await consumer.stop();
+      await Promise.all([consumer.stop(), fulfillmentUpdates.stop()]);
       await relay.stop();
-      await Promise.allSettled([listenClient.end(), pool.end()]);
+      await Promise.allSettled([listenClient.end(), pool.end(), feed?.close()]);
+      redis?.disconnect(); // nothing is published any more; also stops reconnecting if Redis is away
       destroyAwsClients(clients);
       await probe.close();
     })();
     return stopping;
   };
-  return { consumer, relay, stop };
+  return { consumer, fulfillmentUpdates, relay, stop };
+}
+
+/**
+ * The status feed the worker publishes on. Redis being away does not stop the worker (intake and fulfillment
+ * updates do not need it): the connection keeps retrying in the background, publishes fail fast and are logged
+ * meanwhile, and live streams see the changes by polling.
+ */
+async function openStatusFeed(config: OrdersWorkerConfig, log: Logger): Promise<{ redis?: Redis; feed?: OrderStatusFeed }> {
+  if (!config.REDIS_URL) return {};
+  // connectRedis's tuning (fail fast, never queue), without its refusal to start while Redis is down.
+  const redis = new Redis(config.REDIS_URL, {
+    connectionName: 'orders-worker',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 500,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  });
+  redis.on('error', () => undefined); // every failed reconnect is an 'error'; publishes report their own failure
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 2_000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  if (!ready) log.warn('Redis unreachable at start: status changes are not announced until it answers (live streams poll)');
+  return { redis, feed: new RedisOrderStatusFeed({ redis, namespace: config.CACHE_NAMESPACE, log }) };
 }
 
 async function main() {

@@ -16,6 +16,8 @@ describe('docs/openapi/orders.json', () => {
     expect(answers('/api/orders', 'get')).toEqual(['200', '400', '401']);
     expect(answers('/api/orders/{id}', 'get')).toEqual(['200', '400', '401', '404']);
     expect(answers('/api/orders/{id}/cancel', 'post')).toEqual(['200', '400', '401', '404', '409']);
+    expect(answers('/api/orders/{id}/events', 'get')).toEqual(['200', '204', '400', '401', '404']);
+    expect(Object.keys((spec.paths['/api/orders/{id}/events']!.get!.responses['200'] as { content: object }).content)).toEqual(['text/event-stream']);
     expect(answers('/api/admin/orders', 'get')).toEqual(['200', '400', '401', '403']);
     expect(answers('/api/admin/orders/{id}/refund', 'post')).toEqual(['200', '400', '401', '403', '404', '409']);
     expect(Object.values(spec.paths).flatMap((ops) => Object.values(ops)).every((op) => op.security)).toBe(true);

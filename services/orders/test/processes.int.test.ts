@@ -79,6 +79,22 @@ describe('the orders-worker process', () => {
     }
   });
 
+  it('starts and places orders while Redis does not answer (live streams then see status changes by polling)', async () => {
+    probePort = await freePort();
+    const proc = startProcess(workerScript, { ...workerEnv(), REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, cwd);
+    try {
+      await proc.waitForOutput(/orders-worker started/);
+      expect(proc.output()).toMatch(/Redis unreachable at start/);
+      const submitted = submittedEvent(`customer-${randomUUID()}`);
+      await messaging.publisher.publish(messaging.addresses.topicArns['checkout-events'], [submitted]);
+      await waitFor(async () => (await storedOrder(sql, submitted.data.orderId)).order?.status === 'PLACED', { timeoutMs: 10_000, what: 'the order' });
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  });
+
   it('refuses to start in AWS mode without Copilot’s queue and topic, naming the variables', async () => {
     const { AWS_ENDPOINT_URL: _omit, ...rest } = workerEnv();
     const proc = startProcess(workerScript, { ...rest, OUTBOX_POLL_MS: 'soon' }, cwd);
@@ -90,6 +106,7 @@ describe('the orders-worker process', () => {
     expect(await again.exited).toBe(1);
     expect(again.output()).toContain('COPILOT_QUEUE_URI is required unless AWS_ENDPOINT_URL is set');
     expect(again.output()).toContain('COPILOT_SNS_TOPIC_ARNS is required unless AWS_ENDPOINT_URL is set');
+    expect(again.output()).toContain('COPILOT_TOPIC_QUEUE_URIS must name the orders-fulfillment-updates queue unless AWS_ENDPOINT_URL is set');
     expect(again.output()).not.toMatch(/at .*\.ts:\d+/);
   });
 });

@@ -62,3 +62,4 @@ export const processedEvents = processedEventsTable(orders);
 
 export type OrderRow = typeof orderTable.$inferSelect;
 export type NewOrderRow = typeof orderTable.$inferInsert;
+export type HistoryRow = typeof statusHistory.$inferSelect;

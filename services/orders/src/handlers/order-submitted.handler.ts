@@ -3,30 +3,35 @@
  * the event as processed, inserts the order and its first history row, and writes `order.placed` to the outbox.
  * Idempotent twice over: a redelivered message finds its event id recorded, and a second submission of the same
  * order (another event id, same orderId: checkout derives the id from the idempotency key) finds the id taken.
- * Either way it is acknowledged with no second order and no second `order.placed`.
+ * Either way it is acknowledged with no second order and no second `order.placed`. After the commit, the new PLACED
+ * status is announced on the status feed.
  */
 import type { Logger } from 'pino';
 import type { EventPayload } from '@securecart/contracts';
 import { inTransaction, type Db } from '@securecart/db';
-import { createEvent, enqueueEvent, recordProcessed, TRACEPARENT, type CloudEvent, type EventHandler } from '@securecart/messaging';
+import { createEvent, enqueueEvent, recordProcessed, type CloudEvent, type EventHandler } from '@securecart/messaging';
 import { appendHistory, findOrder, insertPlacedOrder } from '../db/orders-repo.ts';
 import { ORDERS_SCHEMA } from '../db/schema.ts';
+import { announceStatusChange, statusChangeOf, type OrderStatusChange, type OrderStatusFeed } from '../status-feed.ts';
+import { traceFrom } from './trace.ts';
 
 export interface OrderSubmittedDeps {
   /** the primary */
   db: Db;
-  log?: Logger;
+  /** the new PLACED status is announced here after the commit, for live streams */
+  feed?: OrderStatusFeed | undefined;
+  log?: Logger | undefined;
 }
 
-type Outcome = 'placed' | 'redelivered' | 'duplicate-order';
+type Outcome = { outcome: 'placed'; change: OrderStatusChange } | { outcome: 'redelivered' | 'duplicate-order' };
 
 export function orderSubmittedHandler(deps: OrderSubmittedDeps): EventHandler {
   return async (event: CloudEvent) => {
     // The consumer has validated `data` against the schema of the event's type, and routes only this type here.
     const data = event.data as EventPayload<'order.submitted'>;
     const log = deps.log?.child({ eventId: event.id, orderId: data.orderId });
-    const outcome = await inTransaction(deps.db, async (tx): Promise<Outcome> => {
-      if (!(await recordProcessed(tx, ORDERS_SCHEMA, event.id, event.type))) return 'redelivered';
+    const result = await inTransaction(deps.db, async (tx): Promise<Outcome> => {
+      if (!(await recordProcessed(tx, ORDERS_SCHEMA, event.id, event.type))) return { outcome: 'redelivered' };
       const placed = await insertPlacedOrder(tx, {
         id: data.orderId,
         customerId: data.customerId,
@@ -41,9 +46,9 @@ export function orderSubmittedHandler(deps: OrderSubmittedDeps): EventHandler {
         if (existing && existing.customerId !== data.customerId) {
           log?.warn({ existingCustomerId: existing.customerId, customerId: data.customerId }, 'order id already taken by another customer');
         }
-        return 'duplicate-order';
+        return { outcome: 'duplicate-order' };
       }
-      await appendHistory(tx, placed.id, 'PLACED', null);
+      const history = await appendHistory(tx, placed.id, 'PLACED', null);
       await enqueueEvent(
         tx,
         ORDERS_SCHEMA,
@@ -62,13 +67,12 @@ export function orderSubmittedHandler(deps: OrderSubmittedDeps): EventHandler {
             contact: data.contact,
             paymentToken: data.paymentToken,
           },
-          correlationId: event.correlationid ?? event.id,
-          // A malformed traceparent from upstream is dropped rather than failing the order.
-          ...(event.traceparent && TRACEPARENT.test(event.traceparent) ? { traceparent: event.traceparent } : {}),
+          ...traceFrom(event),
         }),
       );
-      return 'placed';
+      return { outcome: 'placed', change: statusChangeOf(history) };
     });
-    log?.info({ outcome }, outcome === 'placed' ? 'order placed' : 'submission already handled: acknowledged');
+    log?.info({ outcome: result.outcome }, result.outcome === 'placed' ? 'order placed' : 'submission already handled: acknowledged');
+    if (result.outcome === 'placed') await announceStatusChange(deps.feed, result.change, log);
   };
 }

@@ -70,7 +70,7 @@ export async function adminOrderRoutes(app: App, ctx: OrdersRouteContext): Promi
             data: { orderId: order.id, customerId: order.customerId, contact: order.contact, amountCents: order.totalCents, currency: order.currency },
             ...trace,
           }),
-      }).catch(asProblem);
+      }, { feed: ctx.feed, log: request.log }).catch(asProblem);
       await ctx.recentWrites.mark(request.user!.sub);
       return toOrder(changed);
     },

@@ -9,12 +9,15 @@ import { conflict, notFound, ProblemResponse } from '@securecart/http-kit';
 import { TRACEPARENT } from '@securecart/messaging';
 import { InvalidTransition } from '../domain/order-status.ts';
 import { OrderChangedConcurrently, OrderNotFound } from '../domain/order-view.ts';
+import type { OrderStatusFeed } from '../status-feed.ts';
 import type { RecentWrites } from './recent-writes.ts';
 
 export interface OrdersRouteContext {
   db: ReplicaRouter;
   /** callers who changed an order a moment ago read from the primary */
   recentWrites: RecentWrites;
+  /** committed status changes are announced here for live streams; without it streams only poll */
+  feed?: OrderStatusFeed | undefined;
 }
 
 export const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });

@@ -95,7 +95,7 @@ export async function orderRoutes(app: App, ctx: OrdersRouteContext): Promise<vo
             data: { orderId: order.id, customerId: order.customerId, contact: order.contact, reason },
             ...trace,
           }),
-      }).catch(asProblem);
+      }, { feed: ctx.feed, log: request.log }).catch(asProblem);
       await ctx.recentWrites.mark(customerId);
       return toOrder(changed);
     },

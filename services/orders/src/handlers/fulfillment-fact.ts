@@ -1,0 +1,96 @@
+/**
+ * What every fulfillment fact handler (DESIGN §2.6) shares. A fact about an order is applied in one transaction
+ * on the primary: its event id recorded in processed_events, the order locked, and the handler's decision carried
+ * out (a transition with its history row and outbox event, or nothing). After the commit a transition is
+ * announced on the status feed. The decision is one of:
+ * - transition: the fact moves the order on;
+ * - recorded: the fact changes no status (inventory.reserved, fulfillment.compensated);
+ * - stale: the fact no longer applies (the order was cancelled, or is already past it): acknowledged and logged,
+ *   never thrown, since a throw would be retried until the dead-letter queue;
+ * - not-yet: the fact came before one it depends on (SQS does not keep order): thrown, so the message comes back.
+ * A fact about an order that does not exist yet is thrown too (retried, never dropped; DESIGN §3). A throw rolls
+ * the transaction back, processed_events row included, so the retry starts afresh.
+ */
+import type { Logger } from 'pino';
+import type { EventPayload } from '@securecart/contracts';
+import { inTransaction, type Db } from '@securecart/db';
+import { recordProcessed, type CloudEvent, type EventHandler } from '@securecart/messaging';
+import { findOrderForUpdate } from '../db/orders-repo.ts';
+import { ORDERS_SCHEMA, type OrderRow } from '../db/schema.ts';
+import { applyTransition, type StatusTransition } from '../db/transition-order.ts';
+import { announceStatusChange, type OrderStatusChange, type OrderStatusFeed } from '../status-feed.ts';
+
+export type FulfillmentFactName = 'inventory.reserved' | 'payment.captured' | 'shipment.created' | 'fulfillment.failed' | 'fulfillment.compensated';
+
+export interface FulfillmentFactDeps {
+  /** the primary */
+  db: Db;
+  /** committed transitions are announced here, for live streams */
+  feed?: OrderStatusFeed | undefined;
+  log?: Logger | undefined;
+}
+
+export type FactDecision =
+  | ({ outcome: 'transition' } & StatusTransition)
+  | { outcome: 'recorded' }
+  | { outcome: 'stale'; why: string }
+  | { outcome: 'not-yet'; why: string };
+
+/** What a fact handler decides from the order (locked, as it is now) and the fact. Pure: no I/O. */
+export type DecideFact<N extends FulfillmentFactName> = (order: OrderRow, data: EventPayload<N>, event: CloudEvent<N>) => FactDecision;
+
+/** Thrown so that the message is received again later: the order, or an earlier fact, has not arrived yet. */
+export class FactArrivedEarly extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FactArrivedEarly';
+  }
+}
+
+type Result =
+  | { outcome: 'duplicate' | 'recorded' }
+  | { outcome: 'stale'; why: string; status: OrderRow['status'] }
+  | { outcome: 'transition'; from: OrderRow['status']; change: OrderStatusChange };
+
+export function fulfillmentFactHandler<N extends FulfillmentFactName>(name: N, decide: DecideFact<N>, deps: FulfillmentFactDeps): EventHandler {
+  return async (event, context) => {
+    const fact = event as CloudEvent<N>;
+    const data = fact.data as EventPayload<N> & { orderId: string };
+    const log = deps.log?.child({ eventId: event.id, orderId: data.orderId, type: name });
+    const result = await inTransaction(deps.db, async (tx): Promise<Result> => {
+      if (!(await recordProcessed(tx, ORDERS_SCHEMA, event.id, event.type))) return { outcome: 'duplicate' };
+      const order = await findOrderForUpdate(tx, data.orderId);
+      if (!order) throw new FactArrivedEarly(`${name} for order ${data.orderId}, which does not exist yet: retried`);
+      const decision = decide(order, data, fact);
+      switch (decision.outcome) {
+        case 'not-yet':
+          throw new FactArrivedEarly(`${name} for order ${data.orderId}: ${decision.why}; retried`);
+        case 'stale':
+          return { outcome: 'stale', why: decision.why, status: order.status };
+        case 'recorded':
+          return { outcome: 'recorded' };
+        case 'transition': {
+          // The row is locked, so its version cannot have moved since it was read.
+          const applied = await applyTransition(tx, order, decision);
+          if (!applied) throw new Error(`order ${order.id} changed while locked`);
+          return { outcome: 'transition', from: order.status, change: applied.change };
+        }
+      }
+    });
+    switch (result.outcome) {
+      case 'transition':
+        log?.info({ outcome: result.outcome, from: result.from, to: result.change.status, receiveCount: context.receiveCount }, `order ${result.from} → ${result.change.status}`);
+        await announceStatusChange(deps.feed, result.change, log);
+        return;
+      case 'stale':
+        log?.info({ outcome: result.outcome, status: result.status, why: result.why }, 'fact no longer applies: acknowledged');
+        return;
+      case 'duplicate':
+        log?.info({ outcome: result.outcome }, 'fact already processed: acknowledged');
+        return;
+      case 'recorded':
+        log?.info({ outcome: result.outcome }, 'fact recorded');
+        return;
+    }
+  };
+}
