@@ -10,13 +10,17 @@ export const EmbeddedEnv = Type.Object({
   ORDERS_PORT: Env.port(3003),
   FAUXQS_PORT: Env.port(4566),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'warn' }),
-  DATA_DIR: Type.String({ default: '.data', description: 'where PGlite keeps its files' }),
+  DATA_DIR: Type.String({ default: '.data', description: 'where PGlite keeps its files, and the notifications folder' }),
+  LOCAL_SINK_DIR: Type.Optional(Type.String({ minLength: 1, description: 'where emails and SMS are written (default DATA_DIR/notifications)' })),
   DATABASE_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'use this Postgres instead of PGlite')),
   DATABASE_READ_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'a read replica of DATABASE_URL')),
   REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'use this Redis instead of the in-process cache')),
   AWS_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
   AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'use this SNS/SQS endpoint instead of the in-process fauxqs')),
   CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$' }),
+  FRAUD_MAX_ORDER_CENTS: Env.positiveInt(1_000_000, 'orders above this total (minor units) are rejected'),
+  FRAUD_VELOCITY_MAX: Env.positiveInt(20, 'more orders than this by one customer within the window are rejected'),
+  FRAUD_VELOCITY_WINDOW_SECONDS: Env.positiveInt(600, 'the fraud check’s velocity window'),
 });
 
 export type EmbeddedConfig = ReturnType<typeof loadEmbeddedConfig>;

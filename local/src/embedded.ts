@@ -4,17 +4,22 @@
  * PGlite, in-process cache and Redis stand-ins, fauxqs, the development identity provider (refused under
  * NODE_ENV=production) and a seeded demo catalog.
  */
+import path from 'node:path';
 import { pino } from 'pino';
 import { Cache } from '@securecart/cache';
-import { buildCatalogApp, catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
+import { buildCatalogApp, CATALOG_SCHEMA, catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
 import { buildCheckoutApp } from '@securecart/checkout';
 import { loadConfigOrExit } from '@securecart/config';
 import { ReplicaRouter } from '@securecart/db';
 import { createDevIdentityProvider, devIdentityRoutes } from '@securecart/dev-idp';
 import { buildEdge } from '@securecart/edge';
 import { createJwksVerifier } from '@securecart/http-kit';
-import { OutboxRelay, QueueConsumer, SnsPublisher } from '@securecart/messaging';
-import { buildOrdersApp, orderSubmittedHandler, ORDERS_SCHEMA, ordersMigrations } from '@securecart/orders';
+import { fulfillmentHandlers, fulfillmentMigrations, FULFILLMENT_SCHEMA, retryDelay, sagaDepsFrom } from '@securecart/fulfillment';
+import { OutboxRelay, QueueConsumer, SnsPublisher, type QueueName } from '@securecart/messaging';
+import { createLocalSink, notificationHandlers, notificationsMigrations } from '@securecart/notifications';
+import {
+  buildOrdersApp, fulfillmentUpdateHandlers, InProcessOrderStatusFeed, orderSubmittedHandler, ORDERS_SCHEMA, ordersMigrations,
+} from '@securecart/orders';
 import { loadEmbeddedConfig, type EmbeddedConfig } from './config.ts';
 import { openDatabase, openMessaging, openRedis } from './infrastructure.ts';
 
@@ -26,7 +31,7 @@ export async function startEmbedded(config: EmbeddedConfig) {
   const verifier = createJwksVerifier({ jwksUrl: `http://127.0.0.1:${config.PORT}/.well-known/jwks.json`, issuer: idp.issuer, audience: idp.audience });
   const stops: (() => Promise<unknown> | void)[] = [];
 
-  const database = await openDatabase(config, [catalogMigrations, ordersMigrations], log);
+  const database = await openDatabase(config, [catalogMigrations, ordersMigrations, fulfillmentMigrations, notificationsMigrations], log);
   stops.push(() => database.close());
   const seeded = await seedDemoCatalog(database.primary);
   const redis = openRedis(config);
@@ -61,30 +66,69 @@ export async function startEmbedded(config: EmbeddedConfig) {
   const checkoutUrl = await checkout.listen({ port: config.CHECKOUT_PORT, host: '127.0.0.1' });
 
   // orders (HTTP) and orders-worker (intake consumer + outbox relay)
+  // One process: the live status stream hears the workers' changes in process (several orders tasks use Redis).
+  const feed = new InProcessOrderStatusFeed();
   const orders = await buildOrdersApp(
-    { db: router, verifier, ...(config.REDIS_URL ? { redis: await redis.client('orders') } : {}), logger: log.child({ service: 'orders' }) },
+    { db: router, verifier, feed, ...(config.REDIS_URL ? { redis: await redis.client('orders') } : {}), logger: log.child({ service: 'orders' }) },
     { namespace: config.CACHE_NAMESPACE },
   );
   const ordersUrl = await orders.listen({ port: config.ORDERS_PORT, host: '127.0.0.1' });
+  // The workers, in this process: every schema's outbox relayed to its topic, every queue consumed by the
+  // handlers its worker uses in production.
   const workerLog = log.child({ service: 'orders-worker' });
-  const relay = new OutboxRelay({
-    db: database.primary,
-    schema: ORDERS_SCHEMA,
-    publisher: new SnsPublisher(messaging.clients),
-    topicArns: messaging.addresses.topicArns,
-    intervalMs: 200,
-    log: workerLog,
-  });
-  const intake = new QueueConsumer({
-    sqs: messaging.clients.sqs,
-    queueUrl: messaging.addresses.queueUrls['orders-intake'],
-    handlers: { 'order.submitted': orderSubmittedHandler({ db: database.primary, log: workerLog }) },
-    log: workerLog,
-  });
-  await relay.start();
-  intake.start();
-  // stopped before the database closes (stops run in reverse)
-  stops.push(() => relay.stop(), () => intake.stop());
+  const fulfillmentLog = log.child({ service: 'fulfillment' });
+  const notificationsLog = log.child({ service: 'notifications' });
+  // Emails and SMS are files here: one JSON file per delivery (docs/configuration.md, LOCAL_SINK_DIR).
+  const sink = createLocalSink(config.LOCAL_SINK_DIR ?? path.join(config.DATA_DIR, 'notifications'));
+  await sink.check();
+  const sagaDeps = sagaDepsFrom(
+    {
+      CATALOG_INTERNAL_URL: catalogUrl,
+      CATALOG_TIMEOUT_MS: 2_000,
+      CACHE_NAMESPACE: config.CACHE_NAMESPACE,
+      VISIBILITY_TIMEOUT_SECONDS: 30,
+      FRAUD_MAX_ORDER_CENTS: config.FRAUD_MAX_ORDER_CENTS,
+      FRAUD_VELOCITY_MAX: config.FRAUD_VELOCITY_MAX,
+      FRAUD_VELOCITY_WINDOW_SECONDS: config.FRAUD_VELOCITY_WINDOW_SECONDS,
+    },
+    database.primary,
+    await redis.client('fulfillment'),
+    fulfillmentLog,
+  );
+  const relays = [
+    { schema: ORDERS_SCHEMA, log: workerLog },
+    { schema: CATALOG_SCHEMA, log: log.child({ service: 'catalog' }) },
+    { schema: FULFILLMENT_SCHEMA, log: fulfillmentLog },
+  ].map(
+    ({ schema, log: relayLog }) =>
+      new OutboxRelay({
+        db: database.primary,
+        schema,
+        publisher: new SnsPublisher(messaging.clients),
+        topicArns: messaging.addresses.topicArns,
+        intervalMs: 200,
+        log: relayLog,
+      }),
+  );
+  const consume = (queue: QueueName, handlers: ConstructorParameters<typeof QueueConsumer>[0]['handlers'], consumerLog: typeof log) =>
+    new QueueConsumer({
+      sqs: messaging.clients.sqs,
+      queueUrl: messaging.addresses.queueUrls[queue],
+      queueName: queue,
+      handlers,
+      retryDelaySeconds: retryDelay(1),
+      log: consumerLog,
+    });
+  const consumers = [
+    consume('orders-intake', { 'order.submitted': orderSubmittedHandler({ db: database.primary, feed, log: workerLog }) }, workerLog),
+    consume('orders-fulfillment-updates', fulfillmentUpdateHandlers({ db: database.primary, feed, log: workerLog }), workerLog),
+    consume('fulfillment', fulfillmentHandlers(sagaDeps), fulfillmentLog),
+    consume('notifications', notificationHandlers({ db: database.primary, senders: sink, log: notificationsLog }), notificationsLog),
+  ];
+  for (const relay of relays) await relay.start();
+  for (const consumer of consumers) consumer.start();
+  // stopped before the database closes (stops run in reverse): consumers first, then the relays
+  stops.push(...relays.map((relay) => () => relay.stop()), ...consumers.map((consumer) => () => consumer.stop()));
   const apps = [catalog, checkout, orders];
 
   const edge = await buildEdge({
@@ -97,8 +141,8 @@ export async function startEmbedded(config: EmbeddedConfig) {
 
   const stop = async () => {
     for (const app of apps) app.draining = true;
-    await edge.close();
-    await Promise.all(apps.map((app) => app.close()));
+    // Together: the edge waits for proxied live streams, which end when the orders app closes them.
+    await Promise.all([edge.close(), ...apps.map((app) => app.close())]);
     for (const close of stops.reverse()) await close();
   };
   return {
@@ -108,6 +152,7 @@ export async function startEmbedded(config: EmbeddedConfig) {
     database: database.description,
     cache: redis.description,
     messaging: messaging.description,
+    notifications: sink.dir,
     stop,
   };
 }
@@ -131,6 +176,7 @@ async function main() {
     `  database       ${running.database}`,
     `  cache          ${running.cache}`,
     `  messaging      ${running.messaging}`,
+    `  notifications  ${running.notifications} (one JSON file per email or SMS)`,
     ...(running.seeded > 0 ? [`  demo data      seeded ${running.seeded} products`] : []),
     '',
   ];
