@@ -11,3 +11,4 @@ export * from './security-headers.ts';
 export * from './rate-limit-store.ts';
 export * from './worker-probe.ts';
 export * from './db-health.ts';
+export * from './worker-main.ts';

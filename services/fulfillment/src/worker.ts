@@ -11,7 +11,7 @@ import { pino, type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { connectRedis } from '@securecart/cache';
 import { loadConfigOrExit } from '@securecart/config';
-import { buildWorkerProbe } from '@securecart/http-kit';
+import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
 import { createPool, migrateWithUrl, type Db } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, queueUrlFrom, SnsPublisher,
@@ -158,38 +158,7 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
 async function main() {
   const config = loadConfigOrExit('fulfillment', () => loadFulfillmentConfig());
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'fulfillment' } });
-  let worker: FulfillmentWorker;
-  try {
-    worker = await startFulfillmentWorker(config, { log });
-  } catch (error) {
-    log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
-    process.exit(1);
-  }
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down: finishing messages in flight');
-    setTimeout(() => {
-      log.error('grace period over: exiting with messages in flight');
-      process.exit(1);
-    }, 25_000).unref();
-    worker.stop().then(
-      () => {
-        log.info('shut down cleanly');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  await runWorkerMain({ log, start: () => startFulfillmentWorker(config, { log }) });
 }
 
 if (import.meta.main) await main();

@@ -11,7 +11,7 @@ import { pino, type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfigOrExit } from '@securecart/config';
 import { createPool, migrateWithUrl } from '@securecart/db';
-import { buildWorkerProbe } from '@securecart/http-kit';
+import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
 import { bootstrapTopology, createAwsClients, destroyAwsClients, QueueConsumer, queueUrlFrom, type AwsClients } from '@securecart/messaging';
 import { createLocalSink } from './channels/local-sink.ts';
 import type { Senders } from './channels/ports.ts';
@@ -143,38 +143,7 @@ export async function startNotificationsWorker(config: NotificationsWorkerConfig
 async function main() {
   const config = loadConfigOrExit('notifications', () => loadNotificationsWorkerConfig());
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'notifications' } });
-  let worker: NotificationsWorker;
-  try {
-    worker = await startNotificationsWorker(config, { log });
-  } catch (error) {
-    log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
-    process.exit(1);
-  }
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down: finishing deliveries in flight');
-    setTimeout(() => {
-      log.error('grace period over: exiting with deliveries in flight');
-      process.exit(1);
-    }, 25_000).unref();
-    worker.stop().then(
-      () => {
-        log.info('shut down cleanly');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  await runWorkerMain({ log, start: () => startNotificationsWorker(config, { log }), inFlight: 'deliveries' });
 }
 
 if (import.meta.main) await main();

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadConfigOrExit } from '@securecart/config';
-import { buildWorkerProbe } from '@securecart/http-kit';
+import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
 import { createPool, migrateWithUrl } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, queueUrlFrom,
@@ -173,38 +173,7 @@ async function openStatusFeed(config: OrdersWorkerConfig, log: Logger): Promise<
 async function main() {
   const config = loadConfigOrExit('orders-worker', () => loadOrdersWorkerConfig());
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'orders-worker' } });
-  let worker: OrdersWorker;
-  try {
-    worker = await startOrdersWorker(config, { log });
-  } catch (error) {
-    log.fatal({ err: error }, `could not start: ${(error as Error).message}`);
-    process.exit(1);
-  }
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down: finishing messages in flight');
-    setTimeout(() => {
-      log.error('grace period over: exiting with messages in flight');
-      process.exit(1);
-    }, 25_000).unref();
-    worker.stop().then(
-      () => {
-        log.info('shut down cleanly');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  await runWorkerMain({ log, start: () => startOrdersWorker(config, { log }) });
 }
 
 if (import.meta.main) await main();

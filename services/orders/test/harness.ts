@@ -6,19 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { drizzle } from 'drizzle-orm/node-postgres';
-import { startFauxqs } from 'fauxqs';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { connectRedis } from '@securecart/cache';
-import type { EventName, EventPayload } from '@securecart/contracts';
+import type { EventPayload } from '@securecart/contracts';
 import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, type App } from '@securecart/http-kit';
 import {
-  bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, SnsPublisher, type AwsClients, type CloudEvent,
-  type MessagingAddresses, type QueueName,
+  createEvent, QueueTap as MessagingQueueTap, startLocalMessaging, type CloudEvent, type LocalMessaging, type QueueName,
 } from '@securecart/messaging';
 import { waitFor, type Infra, type TestIdentityProvider } from '@securecart/testing';
 import { buildOrdersApp, type OrdersOptions } from '../src/app.ts';
@@ -127,33 +124,10 @@ export function submittedEvent(customerId: string, overrides: Partial<EventPaylo
   });
 }
 
-export interface TestMessaging {
-  clients: AwsClients;
-  addresses: MessagingAddresses;
-  publisher: SnsPublisher;
-  endpoint: string;
-  prefix: string;
-  close(): Promise<void>;
-}
+export type TestMessaging = LocalMessaging;
 
 /** fauxqs in this process, with SecureCart's topology bootstrapped under a prefix of its own. */
-export async function startTestMessaging(): Promise<TestMessaging> {
-  const fauxqs = await startFauxqs({ port: 0, logger: false });
-  const clients = createAwsClients({ region: 'us-east-1', endpoint: fauxqs.address });
-  const prefix = `o${randomUUID().slice(0, 8)}-`;
-  const addresses = await bootstrapTopology(clients, { prefix });
-  return {
-    clients,
-    addresses,
-    publisher: new SnsPublisher(clients),
-    endpoint: fauxqs.address,
-    prefix,
-    close: async () => {
-      destroyAwsClients(clients);
-      await fauxqs.stop();
-    },
-  };
-}
+export const startTestMessaging = (): Promise<TestMessaging> => startLocalMessaging({ prefix: `o${randomUUID().slice(0, 8)}-` });
 
 export type TestWorker = OrdersWorker & {
   /** every log line the worker wrote, parsed */
@@ -199,45 +173,10 @@ export function factEvent<N extends 'inventory.reserved' | 'payment.captured' | 
   });
 }
 
-/** Collects every event that lands on a queue (receiving and deleting), so tests can wait for what they expect. */
-export class QueueTap {
-  readonly events: CloudEvent[] = [];
-  private running = true;
-  private readonly loop: Promise<void>;
-  private readonly sqs: SQSClient;
-  private readonly queueUrl: string;
-
+/** Collects every event that lands on one of the topology's queues (QueueTap of @securecart/messaging). */
+export class QueueTap extends MessagingQueueTap {
   constructor(messaging: TestMessaging, queue: QueueName) {
-    this.sqs = messaging.clients.sqs;
-    this.queueUrl = messaging.addresses.queueUrls[queue];
-    this.loop = this.run();
-  }
-
-  /** Events about one order, optionally of one type (`order.placed`). */
-  about(orderId: string, name?: EventName): CloudEvent[] {
-    return this.events.filter((e) => e.subject === orderId && (!name || e.type === `com.securecart.${name}`));
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      const received = await this.sqs
-        .send(new ReceiveMessageCommand({ QueueUrl: this.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }))
-        .catch(() => ({ Messages: undefined }));
-      const messages = received.Messages ?? [];
-      if (messages.length === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      this.events.push(...messages.map((m) => JSON.parse(m.Body!) as CloudEvent));
-      await this.sqs.send(
-        new DeleteMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
-      );
-    }
+    super(messaging.clients, messaging.addresses.queueUrls[queue]);
   }
 }
 
