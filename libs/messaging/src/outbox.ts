@@ -9,6 +9,7 @@
 import { sql } from 'drizzle-orm';
 import { index, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
+import { Gauge, type Registry } from 'prom-client';
 import type { EventName } from '@securecart/contracts';
 import { inTransaction, type Db } from '@securecart/db';
 import type { CloudEvent } from './envelope.ts';
@@ -169,4 +170,18 @@ function groupByTopic(rows: OutboxRow[]): Map<TopicName, CloudEvent[]> {
 function quoteIdent(name: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain identifier: ${name}`);
   return `"${name}"`;
+}
+
+/** The relay's counts as the `outbox_events{outcome}` gauge of a worker's registry (counts since the task started). */
+export function registerOutboxMetrics(registry: Registry, relay: OutboxRelay): void {
+  new Gauge({
+    name: 'outbox_events',
+    help: 'Outbox events relayed by this task, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.set({ outcome: 'published' }, relay.stats.published);
+      this.set({ outcome: 'failed' }, relay.stats.failures);
+    },
+  });
 }

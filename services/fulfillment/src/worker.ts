@@ -14,7 +14,7 @@ import { loadConfigOrExit } from '@securecart/config';
 import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
 import { createPool, migrateWithUrl, type Db } from '@securecart/db';
 import {
-  bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, queueUrlFrom, SnsPublisher,
+  bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom, SnsPublisher,
   topicArnsFromCopilot, type TopicName,
 } from '@securecart/messaging';
 import type { Redis } from 'ioredis';
@@ -111,16 +111,7 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
       this.set({ outcome: 'transient_failure' }, stats.transientFailures);
     },
   });
-  new Gauge({
-    name: 'outbox_events',
-    help: 'Outbox events relayed by this task, by outcome',
-    labelNames: ['outcome'],
-    registers: [registry],
-    collect() {
-      this.set({ outcome: 'published' }, relay.stats.published);
-      this.set({ outcome: 'failed' }, relay.stats.failures);
-    },
-  });
+  registerOutboxMetrics(registry, relay);
   const probe = await buildWorkerProbe({
     registry,
     checks: {

@@ -10,12 +10,12 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfigOrExit } from '@securecart/config';
 import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
 import { createPool, migrateWithUrl } from '@securecart/db';
 import {
-  bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, queueUrlFrom,
+  bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom,
   SnsPublisher, topicArnsFromCopilot, type TopicName,
 } from '@securecart/messaging';
 import { loadOrdersWorkerConfig, type OrdersWorkerConfig } from './config.ts';
@@ -98,16 +98,7 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
     log,
     ...retry,
   });
-  new Gauge({
-    name: 'outbox_events',
-    help: 'Outbox events relayed by this task, by outcome',
-    labelNames: ['outcome'],
-    registers: [registry],
-    collect() {
-      this.set({ outcome: 'published' }, relay.stats.published);
-      this.set({ outcome: 'failed' }, relay.stats.failures);
-    },
-  });
+  registerOutboxMetrics(registry, relay);
   const probe = await buildWorkerProbe({
     registry,
     checks: {
