@@ -71,6 +71,8 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** a NOTIFY came while no one was waiting (a batch was being published): look again before sleeping */
+  private notified = false;
   private backoffMs = 0;
 
   constructor(options: OutboxRelayOptions) {
@@ -119,7 +121,10 @@ export class OutboxRelay {
     this.running = true;
     const listener = this.options.listenClient;
     if (listener) {
-      listener.on('notification', () => this.wake?.());
+      listener.on('notification', () => {
+        this.notified = true;
+        this.wake?.();
+      });
       await listener.query(`listen ${quoteIdent(notifyChannel(this.options.schema))}`);
     }
     this.loop = this.run();
@@ -136,6 +141,8 @@ export class OutboxRelay {
     const { batchSize = 100, intervalMs = 500 } = this.options;
     while (this.running) {
       let published = 0;
+      // Cleared before the claim: rows committed before it are in this batch; a NOTIFY during it means more came.
+      this.notified = false;
       try {
         published = await this.runOnce();
         this.backoffMs = 0;
@@ -144,7 +151,7 @@ export class OutboxRelay {
         this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 500), 30_000);
         this.options.log?.warn({ err: error, retryInMs: this.backoffMs }, 'outbox relay: batch failed');
       }
-      if (published === batchSize && this.backoffMs === 0) continue;
+      if ((published === batchSize || this.notified) && this.backoffMs === 0) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.backoffMs || intervalMs);
         this.wake = () => {

@@ -150,6 +150,33 @@ describe('outbox relay', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     await relay.stop();
   });
+
+  it('does not miss a NOTIFY that arrives while it is publishing: the next batch goes at once', async () => {
+    const listenClient = new pg.Client({ connectionString: infra.databaseUrl });
+    await listenClient.connect();
+    cleanups.push(() => listenClient.end());
+    // A publisher that takes 500 ms, so the second commit's NOTIFY lands while the first batch is being published.
+    const sns = new SnsPublisher(clients);
+    let publishing = 0;
+    const slow = { publish: async (arn: string, events: Parameters<SnsPublisher['publish']>[1]) => {
+      publishing++;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sns.publish(arn, events);
+    } } as SnsPublisher;
+    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: slow, topicArns: addresses.topicArns, intervalMs: 60_000, listenClient });
+    await relay.start();
+    cleanups.push(() => relay.stop());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [first] = await enqueue(1);
+    await waitFor(() => publishing === 1, { timeoutMs: 2_000, what: 'the relay to be publishing the first event' });
+    const [second] = await enqueue(1);
+    const seen = new Set<string>();
+    await waitFor(async () => {
+      for (const m of await drain(addresses.queueUrls.fulfillment, 50)) seen.add(JSON.parse(m.Body!).id as string);
+      return seen.has(first!) && seen.has(second!);
+    }, { timeoutMs: 5_000, what: 'both events, well before the 60 s polling interval' });
+    await relay.stop();
+  });
 });
 
 describe('queue consumer', () => {
