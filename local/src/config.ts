@@ -25,3 +25,20 @@ export const EmbeddedEnv = Type.Object({
 
 export type EmbeddedConfig = ReturnType<typeof loadEmbeddedConfig>;
 export const loadEmbeddedConfig = (env: Record<string, string | undefined> = process.env) => loadConfig(EmbeddedEnv, env);
+
+/**
+ * The development identity provider as a process of its own (compose mode, `local/src/dev-idp.ts`). AUTH_ISSUER and
+ * AUTH_AUDIENCE are the values every service checks; their defaults are embedded mode's.
+ */
+export const DevIdpEnv = Type.Object({
+  NODE_ENV: Env.nodeEnv(),
+  PORT: Env.port(3100),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  LOG_LEVEL: Env.logLevel(),
+  AUTH_ISSUER: Type.String({ default: 'http://localhost:8080', minLength: 1, description: 'the `iss` of every token: the public address of the edge' }),
+  AUTH_AUDIENCE: Type.String({ default: 'securecart', minLength: 1, description: 'the `aud` of every token' }),
+  TOKEN_TTL_SECONDS: Env.positiveInt(3600, 'how long a minted token is valid'),
+});
+
+export type DevIdpConfig = ReturnType<typeof loadDevIdpConfig>;
+export const loadDevIdpConfig = (env: Record<string, string | undefined> = process.env) => loadConfig(DevIdpEnv, env);
