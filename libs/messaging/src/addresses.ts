@@ -3,9 +3,12 @@
  * name to ARN, for a service that publishes), `COPILOT_QUEUE_URI` (a worker's queue) and
  * `COPILOT_TOPIC_QUEUE_URIS` (a JSON map of topic-specific queues). Elsewhere (embedded mode, compose, tests) the
  * bootstrap creates the topology and returns its addresses by name.
+ *
+ * The manifests in deploy/ name each topic in camelCase (`orderEvents`), and Copilot keys a topic-specific queue
+ * `<service><Topic>EventsQueue` (`fulfillmentFulfillmenteventsEventsQueue`): see `copilotTopicQueueKey`.
  */
 import type { MessagingAddresses } from './bootstrap.ts';
-import type { TopicName } from './topology.ts';
+import { TOPOLOGY, type QueueName, type TopicName, type Topology } from './topology.ts';
 
 export class MessagingConfigError extends Error {
   override name = 'MessagingConfigError';
@@ -24,33 +27,64 @@ function parseMap(variable: string, raw: string | undefined): Record<string, str
   throw new MessagingConfigError(`${variable} must be a JSON object of names to strings`);
 }
 
+const camelCase = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const alphanumeric = (name: string) => name.replace(/[^a-zA-Z0-9]+/g, '');
+
 /** The ARN of each topic this service publishes to, from Copilot's variables. */
 export function topicArnsFromCopilot(env: Record<string, string | undefined>, topics: TopicName[]): Partial<Record<TopicName, string>> {
   const map = parseMap('COPILOT_SNS_TOPIC_ARNS', env.COPILOT_SNS_TOPIC_ARNS);
   const result: Partial<Record<TopicName, string>> = {};
   for (const topic of topics) {
-    // Copilot names topics in the manifest; ours use their topology names (`order-events`), or camelCase.
-    const arn = map[topic] ?? map[topic.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+    // Copilot keys each ARN by the topic's name in the manifest: the topology name (`order-events`) or its
+    // camelCase (`orderEvents`, what deploy/ uses).
+    const arn = map[topic] ?? map[camelCase(topic)];
     if (arn) result[topic] = arn;
   }
   return result;
 }
 
 /**
- * A worker's queue URL. In AWS: the entry of COPILOT_TOPIC_QUEUE_URIS named after the queue (`orders-intake` or
- * `ordersIntake`: a topic-specific queue), else COPILOT_QUEUE_URI (the worker's shared queue) — but only for the
- * worker's primary queue: a worker with a second queue must not be handed the first one's URL for it
- * (`{ shared: false }`). Elsewhere the bootstrapped queue.
+ * The key Copilot gives a topic-specific queue in COPILOT_TOPIC_QUEUE_URIS: the publishing service and the topic,
+ * each stripped of everything but letters and digits, the topic title-cased, then `EventsQueue`
+ * (aws/copilot-cli internal/pkg/template/template_functions.go, generateQueueURIJSON). Copilot's title-casing
+ * changed between releases (strings.Title kept `fulfillmentEvents`' inner capital, cases.Title lowers it), so
+ * keys are compared without regard to case: `fulfillmentFulfillmenteventsEventsQueue` and
+ * `fulfillmentFulfillmentEventsEventsQueue` are the same queue.
+ */
+export function copilotTopicQueueKey(service: string, topic: string): string {
+  const name = alphanumeric(topic);
+  return `${alphanumeric(service)}${name.charAt(0).toUpperCase()}${name.slice(1).toLowerCase()}EventsQueue`;
+}
+
+/** The entry of a COPILOT_TOPIC_QUEUE_URIS map that holds `queue`: by the queue's own name, or by Copilot's key. */
+function topicQueueEntry(map: Record<string, string>, queue: QueueName, topology: Topology): string | undefined {
+  const named = map[queue] ?? map[camelCase(queue)];
+  if (named) return named;
+  const keys = new Set(
+    topology.queues[queue].subscriptions.map(({ topic }) =>
+      copilotTopicQueueKey(topology.topics[topic].publisher, camelCase(topic)).toLowerCase(),
+    ),
+  );
+  const found = Object.keys(map).find((key) => keys.has(key.toLowerCase()));
+  return found === undefined ? undefined : map[found];
+}
+
+/**
+ * A worker's queue URL. In AWS: the entry of COPILOT_TOPIC_QUEUE_URIS for the queue (a topic-specific queue: named
+ * after the queue, `orders-intake` or `ordersIntake`, or with the key Copilot gives it, see copilotTopicQueueKey),
+ * else COPILOT_QUEUE_URI (the worker's shared queue) — but only for the worker's primary queue: a worker with a
+ * second queue must not be handed the first one's URL for it (`{ shared: false }`). Elsewhere the bootstrapped
+ * queue.
  */
 export function queueUrlFrom(
   env: Record<string, string | undefined>,
   local: MessagingAddresses | undefined,
   queue: keyof MessagingAddresses['queueUrls'],
-  options: { shared?: boolean } = {},
+  options: { shared?: boolean; topology?: Topology } = {},
 ): string {
   const shared = options.shared ?? true;
   const topicQueues = parseMap('COPILOT_TOPIC_QUEUE_URIS', env.COPILOT_TOPIC_QUEUE_URIS);
-  const named = topicQueues[queue] ?? topicQueues[queue.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+  const named = topicQueueEntry(topicQueues, queue, options.topology ?? TOPOLOGY);
   if (named) return named;
   if (shared && env.COPILOT_QUEUE_URI) return env.COPILOT_QUEUE_URI;
   const url = local?.queueUrls[queue];

@@ -67,4 +67,35 @@ describe('addresses from Copilot', () => {
       /name it in COPILOT_TOPIC_QUEUE_URIS/,
     );
   });
+
+  it('names a topic-specific queue the way Copilot does: <service><Topic>EventsQueue, letters and digits only', async () => {
+    const { copilotTopicQueueKey } = await import('../src/index.ts');
+    // the examples of Copilot's docs (worker-service manifest, COPILOT_TOPIC_QUEUE_URIS)
+    expect(copilotTopicQueueKey('merchant', 'orders')).toBe('merchantOrdersEventsQueue');
+    expect(copilotTopicQueueKey('merchant', 'transactions.fifo')).toBe('merchantTransactionsfifoEventsQueue');
+    expect(copilotTopicQueueKey('fulfillment', 'fulfillmentEvents')).toBe('fulfillmentFulfillmenteventsEventsQueue');
+    expect(copilotTopicQueueKey('orders-worker', 'order-events')).toBe('ordersworkerOrdereventsEventsQueue');
+  });
+
+  it('finds the orders-worker’s fulfillment-updates queue under the key Copilot injects, whatever its casing', async () => {
+    const { queueUrlFrom } = await import('../src/index.ts');
+    for (const key of ['fulfillmentFulfillmenteventsEventsQueue', 'fulfillmentFulfillmentEventsEventsQueue']) {
+      const env = { COPILOT_QUEUE_URI: 'https://sqs/intake', COPILOT_TOPIC_QUEUE_URIS: JSON.stringify({ [key]: 'https://sqs/updates' }) };
+      expect(queueUrlFrom(env, undefined, 'orders-fulfillment-updates', { shared: false })).toBe('https://sqs/updates');
+      // the intake queue is the shared one: another topic's entry is never taken for it
+      expect(queueUrlFrom(env, undefined, 'orders-intake')).toBe('https://sqs/intake');
+    }
+    const otherTopic = { COPILOT_TOPIC_QUEUE_URIS: JSON.stringify({ checkoutCheckouteventsEventsQueue: 'https://sqs/intake' }) };
+    expect(() => queueUrlFrom(otherTopic, undefined, 'orders-fulfillment-updates', { shared: false })).toThrow(/name it in COPILOT_TOPIC_QUEUE_URIS/);
+    expect(queueUrlFrom(otherTopic, undefined, 'orders-intake')).toBe('https://sqs/intake');
+  });
+
+  it('finds a topic ARN under its manifest name, the topology name or its camelCase', async () => {
+    const { topicArnsFromCopilot } = await import('../src/index.ts');
+    const arns = JSON.stringify({ orderEvents: 'arn:order', 'checkout-events': 'arn:checkout' });
+    expect(topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: arns }, ['order-events', 'checkout-events', 'catalog-events'])).toEqual({
+      'order-events': 'arn:order',
+      'checkout-events': 'arn:checkout',
+    });
+  });
 });
