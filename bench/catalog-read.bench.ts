@@ -21,6 +21,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import type { Result } from 'autocannon';
 import { drizzle } from 'drizzle-orm/node-postgres';
+import { startFauxqs } from 'fauxqs';
 import { catalogMigrations, seedDemoCatalog } from '@securecart/catalog';
 import { createPool, migrateWithUrl } from '@securecart/db';
 import { waitFor, withDatabase } from '@securecart/testing';
@@ -124,12 +125,16 @@ async function main(): Promise<void> {
   const redisUrl = requireEnv('TEST_REDIS_URL');
   const db = await createBenchDatabase(primaryUrl, replicaUrl);
 
+  // The catalog relays catalog-events; in production it must have somewhere to publish them.
+  const fauxqs = await startFauxqs({ port: 0, logger: false });
+  onCleanUp(() => fauxqs.stop());
   const [barePort, catalogPort] = [await freePort(), await freePort()];
   const bare = startProcess('bench/bare-fastify.ts', { PORT: String(barePort) });
   const catalog = startProcess('services/catalog/src/server.ts', {
     PORT: String(catalogPort), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'warn',
     DATABASE_URL: db.url, DATABASE_READ_URL: db.readUrl, REDIS_URL: redisUrl, CACHE_NAMESPACE: `bench-${randomBytes(4).toString('hex')}`,
     AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json', AUTH_ISSUER: 'bench', AUTH_AUDIENCE: 'bench', RATE_LIMIT_MAX: '100000000',
+    AWS_ENDPOINT_URL: fauxqs.address,
   });
   const bareUrl = `http://127.0.0.1:${barePort}/`;
   const catalogUrl = `http://127.0.0.1:${catalogPort}`;

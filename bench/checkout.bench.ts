@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   const checkoutUrl = `http://127.0.0.1:${checkoutPort}`;
 
   console.error('starting catalog, checkout and the orders-worker');
-  const catalog = startProcess('services/catalog/src/server.ts', { ...common, ...auth, PORT: String(catalogPort), DATABASE_URL: db.url });
+  const catalog = startProcess('services/catalog/src/server.ts', { ...common, ...auth, PORT: String(catalogPort), DATABASE_URL: db.url, AWS_ENDPOINT_URL: fauxqs.address });
   const checkout = startProcess('services/checkout/src/server.ts', {
     ...common, ...auth, PORT: String(checkoutPort), CATALOG_INTERNAL_URL: catalogUrl, AWS_ENDPOINT_URL: fauxqs.address,
   });
