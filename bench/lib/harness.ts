@@ -75,7 +75,9 @@ export interface Child {
 }
 
 export function startProcess(script: string, env: Record<string, string>): Child {
-  const child = spawn(NODE, [path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to every service's node: for profiling a run.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(NODE, [...nodeArgs, path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   child.stdout!.pipe(process.stderr);
   const closed = once(child, 'close'); // stdout closes when node itself has exited, not just the shell
   const signalGroup = (signal: NodeJS.Signals) => {
