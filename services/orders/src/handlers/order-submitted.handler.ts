@@ -28,40 +28,17 @@ export function orderSubmittedHandler(deps: OrderSubmittedDeps): EventHandler {
     // The consumer has validated `data` against the schema of the event's type, and routes only this type here.
     const data = event.data as EventPayload<'order.submitted'>;
     const log = deps.log?.child({ eventId: event.id, orderId: data.orderId });
+    const { orderId, customerId, lines, totalCents, currency, shippingAddress, contact, paymentToken } = data;
+    const contents = { customerId, lines, totalCents, currency, shippingAddress, contact };
     const placedEvent = createEvent({
       name: 'order.placed',
       source: 'orders-worker',
-      subject: data.orderId,
+      subject: orderId,
       // The payment token goes on to fulfillment in the event; the orders table never stores it.
-      data: {
-        orderId: data.orderId,
-        customerId: data.customerId,
-        lines: data.lines,
-        totalCents: data.totalCents,
-        currency: data.currency,
-        shippingAddress: data.shippingAddress,
-        contact: data.contact,
-        paymentToken: data.paymentToken,
-      },
+      data: { orderId, ...contents, paymentToken },
       ...traceFrom(event),
     });
-    const result = await placeSubmittedOrder(
-      deps.db,
-      {
-        eventId: event.id,
-        eventType: event.type,
-        order: {
-          id: data.orderId,
-          customerId: data.customerId,
-          lines: data.lines,
-          totalCents: data.totalCents,
-          currency: data.currency,
-          shippingAddress: data.shippingAddress,
-          contact: data.contact,
-        },
-      },
-      placedEvent,
-    );
+    const result = await placeSubmittedOrder(deps.db, { eventId: event.id, eventType: event.type, order: { id: orderId, ...contents } }, placedEvent);
     if (result.outcome === 'duplicate-order') {
       const existing = await findOrder(deps.db, data.orderId);
       if (existing && existing.customerId !== data.customerId) {
