@@ -206,6 +206,15 @@ describe('public reads', () => {
     expect(none.json().items).toEqual([]);
   });
 
+  it('finds a word typed halfway even where the English stemmer would change the prefix ("…y" → "…i")', async () => {
+    const word = `zebrafishy${'abcdefghjk'[Date.now() % 10]}q`; // no digits: the stemmer applies
+    const product = await create(newProduct({ name: `Glowing ${word} vase`, slug: `vase-${Date.now().toString(36)}` }));
+    const res = await catalog.app.inject({ url: `/api/catalog/products?q=${word.slice(0, -2)}` }); // "zebrafishy"
+    expect(res.json().items.map((p: { id: string }) => p.id)).toContain(product.id);
+    const stop = await catalog.app.inject({ url: `/api/catalog/products?q=the+${word}` }); // a stop word changes nothing
+    expect(stop.json().items.map((p: { id: string }) => p.id)).toContain(product.id);
+  });
+
   it('reads a product by id and by slug', async () => {
     const product = await create();
     const byId = await catalog.app.inject({ url: `/api/catalog/products/${product.id}` });

@@ -7,7 +7,7 @@ import { and, asc, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { inTransaction, type Db } from '@securecart/db';
 import type { CreateProduct, EventName, EventPayload, UpdateProduct } from '@securecart/contracts';
 import { createEvent, enqueueEvent } from '@securecart/messaging';
-import { categoryName, searchQuery, type ListPosition } from '../domain/product.ts';
+import { categoryName, searchTerms, type ListPosition } from '../domain/product.ts';
 import { CATALOG_SCHEMA, categories, products, type ProductRow } from './schema.ts';
 
 export interface ListFilter {
@@ -21,8 +21,14 @@ export interface ListFilter {
 export async function listActiveProducts(db: Db, filter: ListFilter): Promise<ProductRow[]> {
   const conditions = [eq(products.status, 'active')];
   if (filter.category) conditions.push(eq(products.category, filter.category));
-  const terms = filter.q ? searchQuery(filter.q) : undefined;
-  if (terms) conditions.push(sql`${products.search} @@ to_tsquery('english', ${terms})`);
+  // Each word is a prefix. Stemmed ('english') it finds other forms of a whole word; unstemmed ('simple') it finds a
+  // word typed halfway, whose stem would not be a prefix of anything ("zebrafishy" → "zebrafishi"). A stop word
+  // alone ("the") is skipped, as to_tsquery would.
+  for (const term of filter.q ? searchTerms(filter.q) : []) {
+    conditions.push(
+      sql`(numnode(to_tsquery('english', ${term})) = 0 or ${products.search} @@ (to_tsquery('english', ${term}) || to_tsquery('simple', ${term})))`,
+    );
+  }
   if (filter.after) {
     conditions.push(
       or(gt(products.name, filter.after.name), and(eq(products.name, filter.after.name), gt(products.id, filter.after.id)))!,

@@ -37,9 +37,8 @@ export function toSnapshot(row: ProductRow): ProductSnapshot {
 }
 
 /** "Wireless head-phones!" -> "wireless:* & head:* & phones:*": every word, as a prefix, must match. */
-export function searchQuery(text: string): string | undefined {
-  const words = (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 8);
-  return words.length === 0 ? undefined : words.map((w) => `${w}:*`).join(' & ');
+export function searchTerms(text: string): string[] {
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 8).map((w) => `${w}:*`);
 }
 
 /** "home-and-garden" -> "Home And Garden", for categories created implicitly by a product. */
