@@ -97,3 +97,10 @@ export function queueUrlFrom(
 }
 
 export { parseMap as parseCopilotMap };
+
+/** The ARN of the topic a service publishes to: the bootstrapped one with an emulator, Copilot's in AWS. */
+export function topicArnFrom(env: { COPILOT_SNS_TOPIC_ARNS?: string | undefined }, local: MessagingAddresses | undefined, topic: TopicName): string {
+  const arn = local?.topicArns[topic] ?? topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: env.COPILOT_SNS_TOPIC_ARNS }, [topic])[topic];
+  if (!arn) throw new MessagingConfigError(`no ARN for ${topic}: set COPILOT_SNS_TOPIC_ARNS (AWS) or AWS_ENDPOINT_URL (an emulator)`);
+  return arn;
+}

@@ -98,4 +98,12 @@ describe('addresses from Copilot', () => {
       'checkout-events': 'arn:checkout',
     });
   });
+
+  it('finds a publisher’s topic: bootstrapped with an emulator, from COPILOT_SNS_TOPIC_ARNS in AWS, else a clear error', async () => {
+    const { topicArnFrom } = await import('../src/index.ts');
+    const local = { topicArns: { 'order-events': 'arn:local:order-events' } } as unknown as Parameters<typeof topicArnFrom>[1];
+    expect(topicArnFrom({}, local, 'order-events')).toBe('arn:local:order-events');
+    expect(topicArnFrom({ COPILOT_SNS_TOPIC_ARNS: JSON.stringify({ orderEvents: 'arn:aws:sns:orderEvents' }) }, undefined, 'order-events')).toBe('arn:aws:sns:orderEvents');
+    expect(() => topicArnFrom({}, undefined, 'order-events')).toThrow(/COPILOT_SNS_TOPIC_ARNS/);
+  });
 });

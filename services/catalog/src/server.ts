@@ -11,7 +11,7 @@ import { loadConfigOrExit } from '@securecart/config';
 import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import {
-  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, SnsPublisher, topicArnsFromCopilot, type TopicName,
+  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, SnsPublisher, topicArnFrom, type TopicName,
 } from '@securecart/messaging';
 import { buildCatalogApp } from './app.ts';
 import { loadCatalogConfig, type CatalogConfig } from './config.ts';
@@ -25,10 +25,8 @@ async function startCatalogRelay(config: CatalogConfig, log: Logger) {
     return undefined;
   }
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
-  const topicArn = config.AWS_ENDPOINT_URL
-    ? (await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX })).topicArns['catalog-events']
-    : topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: config.COPILOT_SNS_TOPIC_ARNS }, ['catalog-events'])['catalog-events'];
-  if (!topicArn) throw new Error('COPILOT_SNS_TOPIC_ARNS has no ARN for catalog-events');
+  const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX }) : undefined;
+  const topicArn = topicArnFrom(config, local, 'catalog-events');
   const listenClient = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'catalog-outbox-listen' });
   // Losing the LISTEN connection only costs latency: the relay keeps polling.
   listenClient.on('error', (error) => log.warn({ err: error }, 'outbox LISTEN connection failed'));

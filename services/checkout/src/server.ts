@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { connectRedis } from '@securecart/cache';
 import { loadConfigOrExit } from '@securecart/config';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
-import { bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, SnsPublisher, topicArnsFromCopilot } from '@securecart/messaging';
+import { bootstrapTopology, createAwsClients, destroyAwsClients, SnsPublisher, topicArnFrom } from '@securecart/messaging';
 import { buildCheckoutApp } from './app.ts';
 import { loadCheckoutConfig, type CheckoutConfig } from './config.ts';
 
@@ -15,10 +15,8 @@ export async function startCheckoutServer(config: CheckoutConfig) {
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'checkout' }, redact: ['req.headers.authorization'] });
   const redis = await connectRedis(config.REDIS_URL, { name: 'checkout' });
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
-  const topicArn = config.AWS_ENDPOINT_URL
-    ? (await bootstrapTopology(clients)).topicArns['checkout-events']
-    : topicArnsFromCopilot(process.env, ['checkout-events'])['checkout-events'];
-  if (!topicArn) throw new MessagingConfigError('no ARN for checkout-events: set COPILOT_SNS_TOPIC_ARNS (AWS) or AWS_ENDPOINT_URL (emulator)');
+  const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients) : undefined;
+  const topicArn = topicArnFrom(config, local, 'checkout-events');
   const app = await buildCheckoutApp(
     {
       redis,

@@ -14,8 +14,8 @@ import { loadConfigOrExit } from '@securecart/config';
 import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
 import { createPool, migrateWithUrl, type Db } from '@securecart/db';
 import {
-  bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom, SnsPublisher,
-  topicArnsFromCopilot, type TopicName,
+  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom, SnsPublisher,
+  topicArnFrom, type TopicName,
 } from '@securecart/messaging';
 import type { Redis } from 'ioredis';
 import { CatalogStockReservations } from './adapters/catalog-stock.ts';
@@ -67,10 +67,7 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
 
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
   const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX }) : undefined;
-  const topicArn =
-    local?.topicArns['fulfillment-events'] ??
-    topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: config.COPILOT_SNS_TOPIC_ARNS }, ['fulfillment-events'])['fulfillment-events'];
-  if (!topicArn) throw new MessagingConfigError('COPILOT_SNS_TOPIC_ARNS has no ARN for fulfillment-events');
+  const topicArn = topicArnFrom(config, local, 'fulfillment-events');
   const queueUrl = queueUrlFrom({ COPILOT_QUEUE_URI: config.COPILOT_QUEUE_URI }, local, 'fulfillment');
 
   const db = drizzle(pool);

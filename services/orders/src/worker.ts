@@ -15,8 +15,8 @@ import { loadConfigOrExit } from '@securecart/config';
 import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
 import { createPool, migrateWithUrl } from '@securecart/db';
 import {
-  bootstrapTopology, createAwsClients, destroyAwsClients, MessagingConfigError, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom,
-  SnsPublisher, topicArnsFromCopilot, type TopicName,
+  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom,
+  SnsPublisher, topicArnFrom, type TopicName,
 } from '@securecart/messaging';
 import { loadOrdersWorkerConfig, type OrdersWorkerConfig } from './config.ts';
 import { ordersMigrations } from './db/migrations.ts';
@@ -53,10 +53,7 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
 
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
   const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX }) : undefined;
-  const topicArn =
-    local?.topicArns['order-events'] ??
-    topicArnsFromCopilot({ COPILOT_SNS_TOPIC_ARNS: config.COPILOT_SNS_TOPIC_ARNS }, ['order-events'])['order-events'];
-  if (!topicArn) throw new MessagingConfigError('COPILOT_SNS_TOPIC_ARNS has no ARN for order-events');
+  const topicArn = topicArnFrom(config, local, 'order-events');
   const copilot = { COPILOT_QUEUE_URI: config.COPILOT_QUEUE_URI, COPILOT_TOPIC_QUEUE_URIS: config.COPILOT_TOPIC_QUEUE_URIS };
   const queueUrl = queueUrlFrom(copilot, local, 'orders-intake');
   // A second queue never falls back to COPILOT_QUEUE_URI, the worker's shared (intake) queue.
