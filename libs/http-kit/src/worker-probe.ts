@@ -3,7 +3,7 @@
  * /health/ready (its dependencies answer and it is not shutting down) and /metrics, on a port of its own.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { healthPlugin, type ReadinessCheck } from './health.ts';
 
 export async function buildWorkerProbe(options: { registry: Registry; checks: Record<string, ReadinessCheck> }): Promise<FastifyInstance> {
@@ -14,4 +14,12 @@ export async function buildWorkerProbe(options: { registry: Registry; checks: Re
     return options.registry.metrics();
   });
   return app;
+}
+
+/** A worker's metrics registry: every metric labelled with the service, and Node's default metrics collected. */
+export function workerRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return registry;
 }

@@ -8,10 +8,10 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import { connectRedis } from '@securecart/cache';
 import { loadConfigOrExit } from '@securecart/config';
-import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
+import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { createPool, migrateWithUrl, type Db } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom, SnsPublisher,
@@ -81,9 +81,7 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
     listenClient,
     log,
   });
-  const registry = new Registry();
-  registry.setDefaultLabels({ service: 'fulfillment' });
-  collectDefaultMetrics({ register: registry });
+  const registry = workerRegistry('fulfillment');
   const consumer = new QueueConsumer({
     sqs: clients.sqs,
     queueUrl,

@@ -8,10 +8,9 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino, type Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfigOrExit } from '@securecart/config';
 import { createPool, migrateWithUrl } from '@securecart/db';
-import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
+import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { bootstrapTopology, createAwsClients, destroyAwsClients, QueueConsumer, queueUrlFrom, type AwsClients } from '@securecart/messaging';
 import { createLocalSink } from './channels/local-sink.ts';
 import type { Senders } from './channels/ports.ts';
@@ -88,9 +87,7 @@ export async function startNotificationsWorker(config: NotificationsWorkerConfig
       'notifications',
     );
 
-    const registry = new Registry();
-    registry.setDefaultLabels({ service: 'notifications' });
-    collectDefaultMetrics({ register: registry });
+    const registry = workerRegistry('notifications');
     const consumer = new QueueConsumer({
       sqs: clients.sqs,
       queueUrl,

@@ -10,9 +10,8 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfigOrExit } from '@securecart/config';
-import { buildWorkerProbe, runWorkerMain } from '@securecart/http-kit';
+import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { createPool, migrateWithUrl } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom,
@@ -71,9 +70,7 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
     listenClient,
     log,
   });
-  const registry = new Registry();
-  registry.setDefaultLabels({ service: 'orders-worker' });
-  collectDefaultMetrics({ register: registry });
+  const registry = workerRegistry('orders-worker');
   const retry = options.retryDelaySeconds ? { retryDelaySeconds: options.retryDelaySeconds } : {};
   const consumer = new QueueConsumer({
     sqs: clients.sqs,
