@@ -18,7 +18,7 @@ import { fulfillmentHandlers, fulfillmentMigrations, FULFILLMENT_SCHEMA, retryDe
 import { OutboxRelay, QueueConsumer, SnsPublisher, type QueueName } from '@securecart/messaging';
 import { createLocalSink, notificationHandlers, notificationsMigrations } from '@securecart/notifications';
 import {
-  buildOrdersApp, fulfillmentUpdateHandlers, InProcessOrderStatusFeed, orderSubmittedHandler, ORDERS_SCHEMA, ordersMigrations,
+  buildOrdersApp, fulfillmentUpdateHandlers, InProcessOrderStatusFeed, orderSubmittedBatchHandler, orderSubmittedHandler, ORDERS_SCHEMA, ordersMigrations,
 } from '@securecart/orders';
 import { loadEmbeddedConfig, type EmbeddedConfig } from './config.ts';
 import { openDatabase, openMessaging, openRedis } from './infrastructure.ts';
@@ -110,17 +110,20 @@ export async function startEmbedded(config: EmbeddedConfig) {
         log: relayLog,
       }),
   );
-  const consume = (queue: QueueName, handlers: ConstructorParameters<typeof QueueConsumer>[0]['handlers'], consumerLog: typeof log) =>
+  type ConsumerOptions = ConstructorParameters<typeof QueueConsumer>[0];
+  const consume = (queue: QueueName, handlers: ConsumerOptions['handlers'], consumerLog: typeof log, batchHandlers: ConsumerOptions['batchHandlers'] = {}) =>
     new QueueConsumer({
       sqs: messaging.clients.sqs,
       queueUrl: messaging.addresses.queueUrls[queue],
       queueName: queue,
       handlers,
+      batchHandlers,
       retryDelaySeconds: retryDelay(1),
       log: consumerLog,
     });
+  const intakeDeps = { db: database.primary, feed, log: workerLog };
   const consumers = [
-    consume('orders-intake', { 'order.submitted': orderSubmittedHandler({ db: database.primary, feed, log: workerLog }) }, workerLog),
+    consume('orders-intake', { 'order.submitted': orderSubmittedHandler(intakeDeps) }, workerLog, { 'order.submitted': orderSubmittedBatchHandler(intakeDeps) }),
     consume('orders-fulfillment-updates', fulfillmentUpdateHandlers({ db: database.primary, feed, log: workerLog }), workerLog),
     consume('fulfillment', fulfillmentHandlers(sagaDeps), fulfillmentLog),
     consume('notifications', notificationHandlers({ db: database.primary, senders: sink, log: notificationsLog }), notificationsLog),

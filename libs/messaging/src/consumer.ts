@@ -4,6 +4,10 @@
  * backoff (2^receives seconds, at most 15 min) rather than at once. After maxReceiveCount receives SQS moves it to
  * the dead-letter queue; each failure is logged with its reason. Handlers are looked up by event type; a message
  * that is not a valid envelope, or that no handler takes, fails the same way, so it ends in the DLQ, not lost.
+ *
+ * A type may also have a batch handler: the events of that type in one received batch are then handed over
+ * together (one transaction for ten orders, say). A batch handler is all or nothing; when it throws, each of its
+ * events is handled again on its own by the type's handler, so one bad message fails alone and the rest go through.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { Consumer } from 'sqs-consumer';
@@ -13,10 +17,15 @@ import { eventNameOf, parseEvent, type CloudEvent } from './envelope.ts';
 
 export type EventHandler = (event: CloudEvent, context: { receiveCount: number }) => Promise<void>;
 
+/** Handles several events of one type at once, atomically: it either handles them all or throws having changed nothing. */
+export type BatchEventHandler = (events: CloudEvent[]) => Promise<void>;
+
 export interface QueueConsumerOptions {
   sqs: SQSClient;
   queueUrl: string;
   handlers: Partial<Record<EventName, EventHandler>>;
+  /** for types that are cheaper handled together; a type with a batch handler must have a handler too (the fallback) */
+  batchHandlers?: Partial<Record<EventName, BatchEventHandler>>;
   batchSize?: number;
   /** receive loops on the queue: each takes a batch and handles it concurrently, so at most pollers x batchSize
    * messages are in flight */
@@ -84,10 +93,12 @@ export class QueueConsumer {
         // DeleteMessageBatch, the failed ones made visible again after their backoff with one
         // ChangeMessageVisibilityBatch. (One DeleteMessage per message was a large share of a worker's CPU.)
         handleMessageBatch: async (messages) => {
-          const outcomes = await Promise.allSettled(messages.map((message) => this.handle(message)));
-          const failed = messages.filter((_, i) => outcomes[i]!.status === 'rejected');
+          const together = await this.handleTogether(messages);
+          const alone = messages.filter((message) => !together.has(message));
+          const outcomes = await Promise.allSettled(alone.map((message) => this.handle(message)));
+          const failed = alone.filter((_, i) => outcomes[i]!.status === 'rejected');
           if (failed.length > 0) await this.retryLater(failed);
-          return messages.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+          return [...together, ...alone.filter((_, i) => outcomes[i]!.status === 'fulfilled')];
         },
       });
       consumer.on('error', (error) => options.log?.warn({ err: error, queue: options.queueUrl }, 'queue consumer error'));
@@ -136,6 +147,48 @@ export class QueueConsumer {
 
   get running(): boolean {
     return this.consumers.every((consumer) => consumer.status.isRunning);
+  }
+
+  /**
+   * Hands the events of each type that has a batch handler to it together (when there are two or more). Returns
+   * the messages so handled; the rest, including those of a batch that failed, are for handle().
+   */
+  private async handleTogether(messages: Message[]): Promise<Set<Message>> {
+    const handled = new Set<Message>();
+    const batchHandlers = this.options.batchHandlers;
+    if (!batchHandlers || messages.length < 2) return handled;
+    const groups = new Map<EventName, { message: Message; event: CloudEvent }[]>();
+    for (const message of messages) {
+      let event: CloudEvent;
+      try {
+        event = parseEvent(message.Body ?? '');
+      } catch {
+        continue; // fails in handle(), with its reason logged
+      }
+      const name = eventNameOf(event.type)!;
+      if (!batchHandlers[name] || !this.options.handlers[name]) continue;
+      groups.set(name, [...(groups.get(name) ?? []), { message, event }]);
+    }
+    const queue = this.options.queueName ?? 'queue';
+    for (const [name, group] of groups) {
+      if (group.length < 2) continue;
+      const started = process.hrtime.bigint();
+      try {
+        await batchHandlers[name]!(group.map((entry) => entry.event));
+      } catch (error) {
+        this.options.log?.warn({ err: error, type: group[0]!.event.type, messages: group.length }, `batch failed, handling its messages one by one: ${(error as Error).message}`);
+        continue;
+      }
+      // Each message of the batch took the batch's time.
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      for (const { message, event } of group) {
+        handled.add(message);
+        this.stats.handled[event.type] = (this.stats.handled[event.type] ?? 0) + 1;
+        this.counted?.inc({ queue, type: event.type, outcome: 'handled' });
+        this.timed?.observe({ queue, type: event.type }, seconds);
+      }
+    }
+    return handled;
   }
 
   private async handle(message: Message): Promise<void> {

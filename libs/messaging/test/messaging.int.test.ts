@@ -3,7 +3,7 @@
  * bootstrap, filter policies, the outbox relay under concurrency and outage, consumers, DLQs, idempotency.
  */
 import { randomUUID } from 'node:crypto';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { startFauxqs } from 'fauxqs';
@@ -13,7 +13,7 @@ import { createPool, inTransaction } from '@securecart/db';
 import { TcpProxy, waitFor } from '@securecart/testing';
 import {
   bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, drainQueue, enqueueEvent, OutboxRelay, QueueConsumer,
-  recordProcessed, SnsPublisher, topicArnsFromCopilot, type AwsClients, type MessagingAddresses,
+  recordProcessed, SnsPublisher, topicArnsFromCopilot, type AwsClients, type CloudEvent, type MessagingAddresses,
 } from '../src/index.ts';
 
 const infra = inject('infra');
@@ -238,6 +238,88 @@ describe('queue consumer', () => {
     expect(dead.Body).toBe('{"not":"an event"}');
     expect(consumer.stats.failed.unparsed).toBe(5);
     await consumer.stop();
+  });
+
+  describe('batch handlers', () => {
+    const queueUrl = () => addresses.queueUrls.notifications;
+    const cancelled = () => createEvent({ name: 'order.cancelled', source: 'orders-worker', subject: randomUUID(), data: order() });
+    /** Ten messages on the queue before the consumer starts, so that one receive takes them all. */
+    const sendTen = async (bodies: string[]) => {
+      await clients.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl(), Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: body })) }));
+    };
+    const queueIsEmpty = async () => {
+      const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({
+        QueueUrl: queueUrl(), AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }));
+      return Attributes?.ApproximateNumberOfMessages === '0' && Attributes.ApproximateNumberOfMessagesNotVisible === '0';
+    };
+
+    it('hands the events of one type in a received batch over together, and deletes them all', async () => {
+      await drain(queueUrl(), 200);
+      const events = Array.from({ length: 9 }, cancelled);
+      const other = createEvent({ name: 'order.placed', source: 'orders-worker', subject: randomUUID(), data: {
+        ...order(), lines: [{ productId: randomUUID(), sku: 'S', name: 'N', quantity: 1, unitPriceCents: 100 }], totalCents: 100, currency: 'USD',
+        shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' }, paymentToken: 'tok_approve',
+      } });
+      await sendTen([...events, other].map((e) => JSON.stringify(e)));
+      const batches: string[][] = [];
+      const alone: string[] = [];
+      const consumer = new QueueConsumer({
+        sqs: clients.sqs,
+        queueUrl: queueUrl(),
+        pollers: 1,
+        handlers: { 'order.cancelled': async (e) => void alone.push(e.id), 'order.placed': async (e) => void alone.push(e.id) },
+        batchHandlers: { 'order.cancelled': async (batch) => void batches.push(batch.map((e) => e.id)) },
+      });
+      consumer.start();
+      cleanups.push(() => consumer.stop());
+      await waitFor(() => batches.flat().length + alone.length === 10, { timeoutMs: 10_000, what: 'all ten events' });
+      await consumer.stop();
+      expect(batches.flat().sort()).toEqual(events.map((e) => e.id).sort());
+      expect(batches.length).toBeLessThan(9); // fauxqs hands the ten over in one or a few receives
+      expect(alone).toEqual([other.id]); // no batch handler for its type
+      expect(consumer.stats.handled).toEqual({ 'com.securecart.order.cancelled': 9, 'com.securecart.order.placed': 1 });
+      expect(await queueIsEmpty()).toBe(true);
+    });
+
+    it('when a batch fails, handles each of its events alone: the bad one fails by itself and the others are deleted', async () => {
+      await drain(queueUrl(), 200);
+      const events = Array.from({ length: 10 }, cancelled);
+      const bad = events[3]!;
+      await sendTen(events.map((e) => JSON.stringify(e)));
+      let batchCalls = 0;
+      const handled: string[] = [];
+      const consumer = new QueueConsumer({
+        sqs: clients.sqs,
+        queueUrl: queueUrl(),
+        pollers: 1,
+        retryDelaySeconds: () => 60, // the bad one stays out of sight for the rest of the test
+        handlers: {
+          'order.cancelled': async (e: CloudEvent) => {
+            if (e.id === bad.id) throw new Error('this one is bad');
+            handled.push(e.id);
+          },
+        },
+        batchHandlers: {
+          'order.cancelled': async (batch) => {
+            batchCalls++;
+            if (batch.some((e) => e.id === bad.id)) throw new Error('a batch with the bad one in it');
+            handled.push(...batch.map((e) => e.id));
+          },
+        },
+      });
+      consumer.start();
+      cleanups.push(() => consumer.stop());
+      await waitFor(() => handled.length === 9 && consumer.stats.failed['com.securecart.order.cancelled'] === 1, { timeoutMs: 10_000, what: 'nine handled, one failed' });
+      await consumer.stop();
+      expect(batchCalls).toBeGreaterThan(0);
+      expect(handled.sort()).toEqual(events.filter((e) => e !== bad).map((e) => e.id).sort());
+      const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({
+        QueueUrl: queueUrl(), AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }));
+      // only the bad one is left, waiting out its retry delay
+      expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '1' });
+    });
   });
 
   it('finishes the message in flight when stopped, so it is not delivered again', async () => {

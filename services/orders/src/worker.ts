@@ -21,7 +21,7 @@ import { loadOrdersWorkerConfig, type OrdersWorkerConfig } from './config.ts';
 import { ordersMigrations } from './db/migrations.ts';
 import { ORDERS_SCHEMA } from './db/schema.ts';
 import { fulfillmentUpdateHandlers } from './handlers/fulfillment-updates.ts';
-import { orderSubmittedHandler } from './handlers/order-submitted.handler.ts';
+import { orderSubmittedBatchHandler, orderSubmittedHandler } from './handlers/order-submitted.handler.ts';
 import { RedisOrderStatusFeed, type OrderStatusFeed } from './status-feed.ts';
 
 export interface OrdersWorker {
@@ -78,6 +78,7 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
     queueName: 'orders-intake',
     pollers: config.INTAKE_POLLERS,
     handlers: { 'order.submitted': orderSubmittedHandler({ db, feed, log }) },
+    batchHandlers: { 'order.submitted': orderSubmittedBatchHandler({ db, feed, log }) },
     metrics: registry,
     log,
     ...retry,

@@ -21,7 +21,7 @@ import { waitFor, type Infra, type TestIdentityProvider } from '@securecart/test
 import { buildOrdersApp, type OrdersOptions } from '../src/app.ts';
 import { loadOrdersWorkerConfig } from '../src/config.ts';
 import { ordersMigrations } from '../src/db/migrations.ts';
-import { orderSubmittedHandler } from '../src/handlers/order-submitted.handler.ts';
+import { orderSubmittedBatchHandler, orderSubmittedHandler } from '../src/handlers/order-submitted.handler.ts';
 import { RedisOrderStatusFeed } from '../src/status-feed.ts';
 import { startOrdersWorker, type OrdersWorker } from '../src/worker.ts';
 
@@ -38,6 +38,8 @@ export interface TestOrders {
   sql: pg.Pool;
   /** places an order as intake would (the order.submitted handler on the primary), without a queue */
   place(event: CloudEvent<'order.submitted'>): Promise<void>;
+  /** places the orders of several submissions as intake's batch handler does (one statement) */
+  placeAll(events: CloudEvent<'order.submitted'>[]): Promise<void>;
   /** waits until the replica has replayed the order as it is now on the primary (its version), for list reads */
   untilReplicated(orderId: string): Promise<void>;
   /** serves the app on a free port (for streams, which app.inject cannot read as they come); returns its base URL */
@@ -71,12 +73,14 @@ export async function buildTestOrders(infra: Infra, idp: TestIdentityProvider, o
   );
   await app.ready();
   const handle = orderSubmittedHandler({ db: drizzle(primaryPool), feed });
+  const handleAll = orderSubmittedBatchHandler({ db: drizzle(primaryPool), feed });
   return {
     app,
     feed,
     router,
     sql: primaryPool,
     place: (event) => handle(event, { receiveCount: 1 }),
+    placeAll: (events) => handleAll(events),
     untilReplicated: async (orderId) => {
       const versionOf = async (pool: pg.Pool) =>
         (await pool.query('select version from orders.orders where id = $1', [orderId]).catch(() => ({ rows: [] }))).rows[0]?.version as number | undefined;

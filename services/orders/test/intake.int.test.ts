@@ -5,8 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestIdentityProvider, waitFor, type TestIdentityProvider } from '@securecart/testing';
+import { placeSubmittedOrders } from '../src/db/orders-repo.ts';
 import type { OrdersWorker } from '../src/worker.ts';
 import {
   buildTestOrders, migrateOrders, QueueTap, startTestMessaging, startTestWorker, storedOrder, submittedEvent, type TestMessaging,
@@ -108,6 +110,77 @@ describe('intake', () => {
     expect(stored.history).toEqual(['PLACED']);
     expect(stored.events).toEqual(['order.placed']);
     expect(worker.consumer.stats.failed['com.securecart.order.submitted'] ?? 0).toBe(0);
+  });
+
+  describe('a batch in one statement', () => {
+    const countOf = async (table: string, column: string, ids: string[]) =>
+      (await orders.sql.query(`select count(*)::int as n from orders.${table} where ${column} = any($1::uuid[])`, [ids])).rows[0].n as number;
+
+    it('places new orders, skips a redelivery, an order already placed and a second submission of one order in the same batch', async () => {
+      const customer = `customer-${randomUUID()}`;
+      const placedBefore = submittedEvent(customer);
+      await orders.place(placedBefore);
+      const fresh = Array.from({ length: 5 }, () => submittedEvent(customer));
+      const twice = submittedEvent(customer);
+      const twiceAgain = submittedEvent(customer, { orderId: twice.data.orderId }); // checkout retried: same order, new event id
+      const retriedLater = submittedEvent(customer, { orderId: placedBefore.data.orderId });
+      const batch = [fresh[0]!, placedBefore, twice, fresh[1]!, twiceAgain, fresh[2]!, retriedLater, fresh[3]!, fresh[0]!, fresh[4]!];
+
+      const results = await placeSubmittedOrders(drizzle(orders.sql), batch.map((event) => ({
+        eventId: event.id, eventType: event.type, order: { id: event.data.orderId, ...event.data }, placedEvent: { ...event, id: randomUUID() } as never,
+      })));
+      // each submission's own outcome, in the order given
+      expect(results.map((r) => r.outcome)).toEqual([
+        'placed', 'redelivered', 'placed', 'placed', 'duplicate-order', 'placed', 'duplicate-order', 'placed', 'redelivered', 'placed',
+      ]);
+      const placed = results.flatMap((r, i) => (r.outcome === 'placed' ? [[batch[i]!.data.orderId, r.history.orderId]] : []));
+      for (const [orderId, historyOrderId] of placed) expect(historyOrderId).toBe(orderId);
+
+      const orderIds = [...new Set(batch.map((e) => e.data.orderId))];
+      expect(orderIds).toHaveLength(7);
+      expect(await countOf('orders', 'id', orderIds)).toBe(7);
+      expect(await countOf('status_history', 'order_id', orderIds)).toBe(7);
+      const outbox = await orders.sql.query('select subject from orders.outbox where subject = any($1::text[])', [orderIds]);
+      expect(outbox.rows.map((r: { subject: string }) => r.subject).sort()).toEqual([...orderIds].sort()); // one order.placed each
+      expect(await countOf('processed_events', 'event_id', [...new Set(batch.map((e) => e.id))])).toBe(9);
+    });
+
+    it('stores each order of a batch as a single submission would, with its own order.placed', async () => {
+      const customer = `customer-${randomUUID()}`;
+      const events = Array.from({ length: 10 }, () => submittedEvent(customer));
+      await orders.placeAll(events);
+      for (const event of events) {
+        const { rows } = await orders.sql.query(
+          'select customer_id, status, lines, total_cents, shipping_address, contact from orders.orders where id = $1', [event.data.orderId],
+        );
+        expect(rows[0]).toEqual({
+          customer_id: customer, status: 'PLACED', lines: event.data.lines, total_cents: 3700,
+          shipping_address: event.data.shippingAddress, contact: event.data.contact,
+        });
+        const { rows: [outboxed] } = await orders.sql.query("select envelope from orders.outbox where subject = $1 and type = 'com.securecart.order.placed'", [event.data.orderId]);
+        expect(outboxed.envelope).toMatchObject({
+          subject: event.data.orderId, correlationid: event.correlationid, traceparent: event.traceparent,
+          data: { orderId: event.data.orderId, lines: event.data.lines, paymentToken: 'tok_approve' },
+        });
+      }
+    });
+
+    it('runs overlapping batches at the same moment without a deadlock: each order once', async () => {
+      const customer = `customer-${randomUUID()}`;
+      const events = Array.from({ length: 30 }, () => submittedEvent(customer));
+      // four batches over the same orders in different orders and groupings, each submission redelivered to some
+      const shuffled = (list: typeof events) => [...list].sort(() => Math.random() - 0.5);
+      const batches = [events.slice(0, 10), shuffled(events).slice(0, 10), shuffled(events.slice(5, 25)).slice(0, 10), [...events].reverse().slice(0, 10)];
+      await Promise.all([...batches.map((b) => orders.placeAll(b)), ...events.slice(20).map((e) => orders.place(e))]);
+      const orderIds = events.map((e) => e.data.orderId);
+      const placedNow = await countOf('orders', 'id', orderIds);
+      // every order named in some batch or placed alone is there exactly once
+      const named = new Set([...batches.flat(), ...events.slice(20)].map((e) => e.data.orderId));
+      expect(placedNow).toBe(named.size);
+      expect(await countOf('status_history', 'order_id', orderIds)).toBe(named.size);
+      const { rows } = await orders.sql.query('select count(*)::int as n from orders.outbox where subject = any($1::text[])', [orderIds]);
+      expect(rows[0].n).toBe(named.size);
+    });
   });
 
   it('places one order when several submissions of it are handled at the same moment', async () => {

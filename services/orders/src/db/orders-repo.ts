@@ -9,7 +9,6 @@ import type { OrderStatus } from '../domain/order-status.ts';
 import type { ListPosition, OrderWithHistory, StatusChange } from '../domain/order-view.ts';
 import { ORDERS_SCHEMA, orderTable, statusHistory, type HistoryRow, type NewOrderRow, type OrderRow } from './schema.ts';
 
-/** Inserts a PLACED order unless one with this id exists; undefined means it did (a duplicate submission). */
 /**
  * Appends a history row. Callers hold the order's row lock (they have just inserted or updated the order in the
  * same transaction), so one order's history ids are drawn in commit order: the live stream relies on that when it
@@ -120,57 +119,92 @@ export async function updateStatus(tx: Db, update: StatusUpdate): Promise<OrderR
 
 export type IntakeResult = { outcome: 'placed'; history: HistoryRow } | { outcome: 'redelivered' | 'duplicate-order' };
 
+export interface Submission {
+  eventId: string;
+  eventType: string;
+  order: Omit<NewOrderRow, 'status'>;
+  /** the `order.placed` to write to the outbox if this submission places the order */
+  placedEvent: CloudEvent;
+}
+
 /**
- * Intake's writes as ONE statement (so one round trip, atomic without BEGIN/COMMIT): record the event as processed,
- * insert the PLACED order unless its id is taken, its first history row and the `order.placed` outbox row, and wake
- * the relay. Each insert depends on the one before through the CTEs, so a redelivered event inserts nothing and a
- * duplicate submission inserts only its processed_events row. Seven round trips per order were most of the
- * intake's cost (docs/performance.md).
+ * Intake's writes for any number of submissions as ONE statement (one round trip, one commit, atomic without
+ * BEGIN/COMMIT): record each event as processed, insert each PLACED order unless its id is taken, its first history
+ * row and its `order.placed` outbox row, and wake the relay once. Each insert depends on the one before through the
+ * CTEs, so a redelivered event inserts nothing and a duplicate submission inserts only its processed_events row; two
+ * submissions of one order in the same call place it once. Rows are inserted in key order, so concurrent calls
+ * wait for each other rather than deadlock. Returns one result per submission, in the order given.
+ * Round trips and commits per order were most of the intake's cost (docs/performance.md).
  */
-export async function placeSubmittedOrder(
-  db: Db,
-  submitted: { eventId: string; eventType: string; order: Omit<NewOrderRow, 'status'> },
-  placedEvent: CloudEvent,
-): Promise<IntakeResult> {
-  const o = submitted.order;
+export async function placeSubmittedOrders(db: Db, submissions: Submission[]): Promise<IntakeResult[]> {
+  if (submissions.length === 0) return [];
+  const input = submissions.map((s, n) => ({
+    n,
+    event_id: s.eventId,
+    event_type: s.eventType,
+    id: s.order.id,
+    customer_id: s.order.customerId,
+    lines: s.order.lines,
+    total_cents: s.order.totalCents,
+    currency: s.order.currency,
+    shipping_address: s.order.shippingAddress,
+    contact: s.order.contact,
+    outbox_id: s.placedEvent.id,
+    outbox_type: s.placedEvent.type,
+    envelope: s.placedEvent,
+  }));
   const result = await db.execute(sql`
-    with processed as (
-      insert into orders.processed_events (event_id, type) values (${submitted.eventId}, ${submitted.eventType})
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as i(
+        n integer, event_id uuid, event_type text, id uuid, customer_id text, lines jsonb, total_cents integer, currency text,
+        shipping_address jsonb, contact jsonb, outbox_id uuid, outbox_type text, envelope jsonb)
+    ), processed as (
+      insert into orders.processed_events (event_id, type)
+      select event_id, event_type from input order by event_id
       on conflict (event_id) do nothing
       returning event_id
+    ), fresh as (
+      -- the first delivery of each event just recorded (a later one in the same batch is a redelivery)
+      select distinct on (i.event_id) i.* from input i join processed p on p.event_id = i.event_id order by i.event_id, i.n
+    ), chosen as (
+      -- the first fresh submission of each order id
+      select distinct on (id) * from fresh order by id, n
     ), placed as (
       insert into orders.orders (id, customer_id, status, lines, total_cents, currency, shipping_address, contact)
-      select ${o.id}, ${o.customerId}, 'PLACED', ${JSON.stringify(o.lines)}::jsonb, ${o.totalCents}, ${o.currency},
-             ${JSON.stringify(o.shippingAddress)}::jsonb, ${JSON.stringify(o.contact)}::jsonb
-      where exists (select 1 from processed)
+      select id, customer_id, 'PLACED', lines, total_cents, currency, shipping_address, contact from chosen order by id
       on conflict (id) do nothing
       returning id
     ), history as (
       insert into orders.status_history (order_id, status, reason)
-      select id, 'PLACED', null from placed
+      select id, 'PLACED', null from placed order by id
       returning id, order_id, status, reason, at
     ), outboxed as (
       insert into orders.outbox (id, topic, type, subject, envelope)
-      select ${placedEvent.id}, ${topicOf('order.placed')}, ${placedEvent.type}, ${placedEvent.subject}, ${JSON.stringify(placedEvent)}::jsonb
-      from placed
+      select c.outbox_id, ${topicOf('order.placed')}, c.outbox_type, c.id::text, c.envelope from chosen c join placed p on p.id = c.id
       returning id
+    ), notified as (
+      select pg_notify(${notifyChannel(ORDERS_SCHEMA)}, '') from (select 1) one where exists (select 1 from outboxed)
     )
-    select (select count(*) from processed)::int as processed,
+    select i.n, exists (select 1 from fresh f where f.n = i.n) as processed,
            h.id as history_id, h.order_id, h.status, h.reason, h.at,
-           case when h.id is not null then pg_notify(${notifyChannel(ORDERS_SCHEMA)}, '') end as notified,
-           (select count(*) from outboxed)::int as outboxed
-    from (select 1) one left join history h on true`);
-  const [row] = (result as unknown as { rows: Record<string, unknown>[] }).rows;
-  if (Number(row!.processed) === 0) return { outcome: 'redelivered' };
-  if (row!.history_id == null) return { outcome: 'duplicate-order' };
-  return {
-    outcome: 'placed',
-    history: {
-      id: Number(row!.history_id),
-      orderId: String(row!.order_id),
-      status: row!.status as HistoryRow['status'],
-      reason: (row!.reason as string | null) ?? null,
-      at: row!.at instanceof Date ? row!.at : new Date(String(row!.at)),
-    },
-  };
+           (select count(*) from notified)::int as notified
+    from input i
+    left join chosen c on c.n = i.n
+    left join history h on h.order_id = c.id
+    order by i.n`);
+  const rows = (result as unknown as { rows: Record<string, unknown>[] }).rows;
+  return rows.map((row): IntakeResult => {
+    if (!row.processed) return { outcome: 'redelivered' };
+    if (row.history_id == null) return { outcome: 'duplicate-order' };
+    return {
+      outcome: 'placed',
+      history: {
+        id: Number(row.history_id),
+        orderId: String(row.order_id),
+        status: row.status as HistoryRow['status'],
+        reason: (row.reason as string | null) ?? null,
+        at: row.at instanceof Date ? row.at : new Date(String(row.at)),
+      },
+    };
+  });
 }
