@@ -10,7 +10,7 @@
  * a free port here, its service name 127.0.0.1; a volume is a folder; apt packages (tini) come from this machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
@@ -174,6 +174,19 @@ describe('docker compose up, without Docker', () => {
     const migrate = running.find((p) => p.name === 'migrate')!;
     expect(migrate.output()).toMatch(/db:migrate: schema catalog is up to date[\s\S]*schema orders[\s\S]*schema fulfillment[\s\S]*schema notifications/);
     expect(migrate.output()).toContain('db:seed: inserted 240 demo products');
+  });
+
+  it('builds the services\' images without the SNS/SQS emulator or test tools (fauxqs, vitest, testcontainers)', () => {
+    const devOnly = /^(fauxqs|vitest|testcontainers|ioredis-mock|@vitest\+|@securecart\+testing)/;
+    let checked = 0;
+    for (const service of Object.values(compose.services)) {
+      const args = service.build?.args as unknown as ImageArgs | undefined;
+      if (!args?.PACKAGE_DIR.startsWith('services/')) continue;
+      const packages = readdirSync(path.join(images.get(JSON.stringify(service.build!.args))!.app, 'node_modules/.pnpm'));
+      expect(packages.filter((p) => devOnly.test(p)), `${args.PACKAGE_DIR} ${args.ENTRY}`).toEqual([]);
+      checked++;
+    }
+    expect(checked).toBeGreaterThanOrEqual(6);
   });
 
   it('behaves like embedded mode through the edge on :8080: the catalog, checkout, and orders to SHIPPED with their emails in the sink volume', async () => {

@@ -9,4 +9,3 @@ export * from './consumer.ts';
 export * from './addresses.ts';
 export * from './queue-tools.ts';
 export * from './dead-letters.ts';
-export * from './local-endpoint.ts';

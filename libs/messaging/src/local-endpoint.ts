@@ -1,6 +1,7 @@
 /**
  * fauxqs (the SQS/SNS wire protocol, in this process) with SecureCart's topology bootstrapped under a prefix of
- * its own: what tests and local tools use where AWS would be.
+ * its own: what tests and local tools use where AWS would be. A subpath of its own (`@securecart/messaging/local`),
+ * so that a deployed service never loads fauxqs, and its image need not carry it (fauxqs is a devDependency here).
  */
 import { randomUUID } from 'node:crypto';
 import { startFauxqs } from 'fauxqs';

@@ -15,8 +15,9 @@ import type { EventPayload } from '@securecart/contracts';
 import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, type App } from '@securecart/http-kit';
 import {
-  createEvent, QueueTap as MessagingQueueTap, startLocalMessaging, type CloudEvent, type LocalMessaging, type QueueName,
+  createEvent, QueueTap as MessagingQueueTap, type CloudEvent, type QueueName,
 } from '@securecart/messaging';
+import { startLocalMessaging, type LocalMessaging } from '@securecart/messaging/local';
 import { waitFor, type Infra, type TestIdentityProvider } from '@securecart/testing';
 import { buildOrdersApp, type OrdersOptions } from '../src/app.ts';
 import { loadOrdersWorkerConfig } from '../src/config.ts';
