@@ -8,7 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { loadConfigOrExit } from '@securecart/config';
 import { createDevIdentityProvider, devIdentityRoutes } from '@securecart/dev-idp';
-import { healthPlugin, installErrorHandling, serve } from '@securecart/http-kit';
+import { healthPlugin, installErrorHandling, installValidation, serve } from '@securecart/http-kit';
 import { loadDevIdpConfig, type DevIdpConfig } from './config.ts';
 
 export async function buildDevIdpServer(config: DevIdpConfig, options: { logger?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
@@ -21,9 +21,10 @@ export async function buildDevIdpServer(config: DevIdpConfig, options: { logger?
   const app = Fastify({
     loggerInstance: options.logger ?? pino({ level: config.LOG_LEVEL, base: { service: 'dev-idp' } }),
     bodyLimit: 16 * 1024,
-    // unknown fields are refused (DESIGN §4), not silently dropped as Fastify's default validator would
-    ajv: { customOptions: { removeAdditional: false } },
   });
+  // validated as every service's bodies are (DESIGN §4): unknown fields refused, not silently dropped as Fastify's
+  // default validator would, and nothing coerced ("5" is not 5)
+  installValidation(app);
   installErrorHandling(app);
   await app.register(healthPlugin, { checks: {} });
   await app.register(devIdentityRoutes, { idp });

@@ -11,7 +11,7 @@ import { buildCatalogApp, CATALOG_SCHEMA, catalogMigrations, seedDemoCatalog } f
 import { buildCheckoutApp } from '@securecart/checkout';
 import { loadConfigOrExit } from '@securecart/config';
 import { ReplicaRouter } from '@securecart/db';
-import { createDevIdentityProvider, devIdentityRoutes } from '@securecart/dev-idp';
+import { createDevIdentityProvider, devIdentityRoutes, type DevIdentityProvider } from '@securecart/dev-idp';
 import { buildEdge } from '@securecart/edge';
 import { createJwksVerifier } from '@securecart/http-kit';
 import { fulfillmentHandlers, fulfillmentMigrations, FULFILLMENT_SCHEMA, retryDelay, sagaDepsFrom } from '@securecart/fulfillment';
@@ -23,10 +23,15 @@ import {
 import { loadEmbeddedConfig, type EmbeddedConfig } from './config.ts';
 import { openDatabase, openMessaging, openRedis } from './infrastructure.ts';
 
-export async function startEmbedded(config: EmbeddedConfig) {
+export interface EmbeddedDeps {
+  /** the identity provider the edge serves and every service trusts; made here when not given (a test passes its own to sign any token) */
+  idp?: DevIdentityProvider;
+}
+
+export async function startEmbedded(config: EmbeddedConfig, deps: EmbeddedDeps = {}) {
   const log = pino({ level: config.LOG_LEVEL, base: { mode: 'embedded' } });
   const publicUrl = `http://localhost:${config.PORT}`;
-  const idp = await createDevIdentityProvider({ issuer: publicUrl, audience: 'securecart', nodeEnv: config.NODE_ENV });
+  const idp = deps.idp ?? (await createDevIdentityProvider({ issuer: publicUrl, audience: 'securecart', nodeEnv: config.NODE_ENV }));
   // Verified exactly as in AWS: RS256 against the JWKS the edge serves, issuer and audience checked.
   const verifier = createJwksVerifier({ jwksUrl: `http://127.0.0.1:${config.PORT}/.well-known/jwks.json`, issuer: idp.issuer, audience: idp.audience });
   const stops: (() => Promise<unknown> | void)[] = [];

@@ -50,6 +50,12 @@ describe('the dev-idp process', () => {
     expect(res.headers.get('content-type')).toContain('application/problem+json');
   });
 
+  it('refuses a token request whose values would need coercion ("sub": 5), as the services refuse theirs', async () => {
+    const res = await fetch(`${base}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 5 }) });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+  });
+
   it('refuses to start with NODE_ENV=production, saying why', async () => {
     const script = fileURLToPath(new URL('../src/dev-idp.ts', import.meta.url));
     const proc = startProcess(script, { NODE_ENV: 'production', PORT: '0' }, fileURLToPath(new URL('../..', import.meta.url)));

@@ -15,12 +15,12 @@ import Fastify, {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { authPlugin, type TokenVerifier } from './auth.ts';
 import { docsPlugin, type DocsOptions } from './docs.ts';
-import { installErrorHandling } from './error-handler.ts';
+import { installErrorHandling, sendProblem, toProblem } from './error-handler.ts';
 import { healthPlugin, type ReadinessCheck } from './health.ts';
 import { metricsPlugin } from './metrics.ts';
 import { rateLimitPlugin, type RateLimitOptions } from './rate-limit.ts';
 import { securityHeadersPlugin } from './security-headers.ts';
-import { installValidation } from './validation.ts';
+import { findUnstorableString, installValidation, unstorableStringProblem } from './validation.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -69,15 +69,22 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // a malformed percent-encoding or an over-long path parameter, found before any route: problems too
+    frameworkErrors: (error, _request, reply) => sendProblem(reply, toProblem(error)),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // An empty body with Content-Type: application/json (common from clients on DELETE) is no body, not an error;
-  // a route that needs a body still says so through its schema.
+  // a route that needs a body still says so through its schema. JSON is the only body there is: Fastify's own
+  // text/plain parser would let a body through to routes that take none (a DELETE), not answer 415.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
-    return parseJson(request, body as string, done);
+    return parseJson(request, body as string, (error, json) => {
+      const unstorable = error ? undefined : findUnstorableString(json);
+      if (unstorable !== undefined) return done(unstorableStringProblem(unstorable), undefined);
+      return done(error, json);
+    });
   });
 
   installValidation(app);

@@ -45,6 +45,10 @@ export function toProblem(error: unknown): ProblemError {
       return new ProblemError(400, 'malformed-json', 'Malformed JSON', 'The request body is not valid JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ProblemError(400, 'bad-request', 'Bad request', 'Content-Length does not match the body');
+    case 'FST_ERR_BAD_URL':
+      return new ProblemError(400, 'bad-request', 'Bad request', 'The URL is not valid: a percent-encoding is malformed');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ProblemError(414, 'uri-too-long', 'URI too long', 'A path parameter is longer than any this API accepts');
   }
   if (e instanceof SyntaxError) {
     return new ProblemError(400, 'malformed-json', 'Malformed JSON', 'The request body is not valid JSON');

@@ -6,6 +6,7 @@ export * from './metrics.ts';
 export * from './docs.ts';
 export * from './rate-limit.ts';
 export * from './create-app.ts';
+export * from './validation.ts';
 export * from './serve.ts';
 export * from './security-headers.ts';
 export * from './rate-limit-store.ts';

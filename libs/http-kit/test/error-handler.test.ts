@@ -29,6 +29,8 @@ describe('toProblem', () => {
     ['FST_ERR_CTP_BODY_TOO_LARGE', 413],
     ['FST_ERR_CTP_INVALID_MEDIA_TYPE', 415],
     ['FST_ERR_CTP_INVALID_JSON_BODY', 400],
+    ['FST_ERR_BAD_URL', 400],
+    ['FST_ERR_MAX_PARAM_LENGTH', 414],
   ])('maps %s to %i', (code, status) => {
     expect(toProblem(Object.assign(new Error('x'), { code })).status).toBe(status);
   });

@@ -53,4 +53,10 @@ describe('order list cursors', () => {
     expect(decodeListCursor(Buffer.from('["2025-03-01T10:20:30.456Z","not-a-uuid"]').toString('base64url'))).toBeUndefined();
     expect(decodeListCursor(Buffer.from('["yesterday","0190a0b0-0000-7000-8000-000000000001"]').toString('base64url'))).toBeUndefined();
   });
+
+  it('refuse a position in year 0000, which JavaScript dates have and Postgres timestamps do not (it was a 500)', () => {
+    const cursor = (at: string) => Buffer.from(JSON.stringify([at, '0190a0b0-0000-7000-8000-000000000001'])).toString('base64url');
+    expect(decodeListCursor(cursor('0000-01-01T00:00:00.000Z'))).toBeUndefined();
+    expect(decodeListCursor(cursor('0001-01-01T00:00:00.000Z'))?.createdAt.toISOString()).toBe('0001-01-01T00:00:00.000Z');
+  });
 });

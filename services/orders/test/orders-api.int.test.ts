@@ -161,4 +161,19 @@ describe('bad input', () => {
       events: ['order.placed'],
     });
   });
+
+  it('answers 400 to a JSON null body on cancel and refund: a body that is not an object, not a missing one (it refunded)', async () => {
+    const customer = await newCustomer();
+    const orderId = await placeOrder(customer.id);
+    await orders.sql.query("update orders.orders set status = 'CONFIRMED', version = version + 1 where id = $1", [orderId]);
+    const post = (url: string, authorization: string) =>
+      orders.app.inject({ method: 'POST', url, headers: { authorization, 'content-type': 'application/json' }, payload: 'null' });
+    expect((await post(`/api/orders/${orderId}/cancel`, customer.auth)).statusCode).toBe(400);
+    expect((await post(`/api/admin/orders/${orderId}/refund`, admin)).statusCode).toBe(400);
+    expect(await storedOrder(orders.sql, orderId)).toEqual({
+      order: { status: 'CONFIRMED', version: 2, reason: null },
+      history: ['PLACED'],
+      events: ['order.placed'],
+    });
+  });
 });

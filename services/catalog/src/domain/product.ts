@@ -60,7 +60,8 @@ export function decodeListCursor(cursor: string): ListPosition | undefined {
   const value = decodeCursor(cursor);
   if (!Array.isArray(value) || value.length !== 2) return undefined;
   const [name, id] = value as unknown[];
-  if (typeof name !== 'string' || typeof id !== 'string' || !UUID.test(id)) return undefined;
+  // a name with U+0000 cannot be a product's (Postgres refuses it, even as a query parameter): not a cursor we issued
+  if (typeof name !== 'string' || name.includes('\u0000') || typeof id !== 'string' || !UUID.test(id)) return undefined;
   return { name, id };
 }
 

@@ -79,7 +79,8 @@ export function decodeListCursor(cursor: string): ListPosition | undefined {
   const [at, id] = value as unknown[];
   if (typeof at !== 'string' || typeof id !== 'string' || !UUID.test(id) || !ISO_INSTANT.test(at)) return undefined;
   const createdAt = new Date(at);
-  return Number.isNaN(createdAt.getTime()) ? undefined : { createdAt, id: id.toLowerCase() };
+  // year 0000 is a JavaScript date but not a Postgres timestamp: no order was created then
+  return Number.isNaN(createdAt.getTime()) || createdAt.getUTCFullYear() < 1 ? undefined : { createdAt, id: id.toLowerCase() };
 }
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

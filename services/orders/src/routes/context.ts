@@ -41,8 +41,11 @@ export function traceOf(request: FastifyRequest): { correlationId: string; trace
   };
 }
 
-/** A POST whose body is optional: no body at all counts as `{}`, so the body schema still refuses unknown fields. */
+/**
+ * A POST whose body is optional: no body at all counts as `{}`, so the body schema still refuses unknown fields. A
+ * JSON `null` is a body, and not an object: the schema refuses it (`??=` took it for none, and refunded the order).
+ */
 export function defaultEmptyBody(request: FastifyRequest, _reply: unknown, done: () => void): void {
-  request.body ??= {};
+  if (request.body === undefined) request.body = {};
   done();
 }
