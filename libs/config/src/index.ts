@@ -33,6 +33,14 @@ export const Env = {
   positiveInt: (defaultValue: number, description: string) =>
     Type.Integer({ minimum: 1, default: defaultValue, description }),
   boolean: (defaultValue: boolean, description: string) => Type.Boolean({ default: defaultValue, description }),
+  /** DATABASE_CA (libs/db tls.ts checks its value against the database URLs: databaseTlsProblems) */
+  databaseCa: () =>
+    Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'the certificate authorities a sslmode=verify-full database URL is checked against: rds (the Amazon RDS CAs) or the absolute path of a PEM file',
+      }),
+    ),
 };
 
 function describeValue(raw: unknown): string {

@@ -4,3 +4,4 @@ export * from './errors.ts';
 export * from './replica-router.ts';
 export * from './migrate.ts';
 export * from './transaction.ts';
+export * from './tls.ts';

@@ -4,12 +4,13 @@
  * the same service (several tasks, a migration job) apply each migration once.
  */
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { createClient } from './pool.ts';
+import { databaseTlsProblems, type DatabaseCa } from './tls.ts';
 
 export interface MigrationSet {
   /** the service's Postgres schema, e.g. "catalog" */
@@ -22,8 +23,8 @@ function lockKey(schema: string): bigint {
   return createHash('sha256').update(`securecart-migrate:${schema}`).digest().readBigInt64BE(0);
 }
 
-export async function migrateWithUrl(url: string, set: MigrationSet): Promise<void> {
-  const client = new pg.Client({ connectionString: url, application_name: `migrate-${set.schema}` });
+export async function migrateWithUrl(url: string, set: MigrationSet, options: { ca?: DatabaseCa | undefined } = {}): Promise<void> {
+  const client = createClient(url, { name: `migrate-${set.schema}`, ca: options.ca });
   await client.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [lockKey(set.schema).toString()]);
@@ -41,13 +42,19 @@ export async function migratePgliteDb(db: PgliteDatabase<any>, set: MigrationSet
   await migratePglite(db, { migrationsFolder: set.folder, migrationsSchema: set.schema, migrationsTable: '__migrations' });
 }
 
-/** The body of a service's `db:migrate` command: migrates DATABASE_URL, or says what to set. */
+/** The body of a service's `db:migrate` command: migrates DATABASE_URL (with DATABASE_CA), or says what to set. */
 export async function runMigrateCommand(set: MigrationSet, env: Record<string, string | undefined> = process.env): Promise<void> {
   const url = env.DATABASE_URL;
   if (!url) {
     process.stderr.write(`db:migrate: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/securecart)\n`);
     process.exit(1);
   }
-  await migrateWithUrl(url, set);
+  const ca = env.DATABASE_CA || undefined;
+  const problems = databaseTlsProblems({ DATABASE_URL: url, DATABASE_CA: ca }, ['DATABASE_URL']);
+  if (problems.length > 0) {
+    process.stderr.write(`db:migrate: ${problems.join('; ')}\n`);
+    process.exit(1);
+  }
+  await migrateWithUrl(url, set, { ca });
   process.stdout.write(`db:migrate: schema ${set.schema} is up to date\n`);
 }

@@ -1,5 +1,6 @@
 /** The catalog service's environment, validated once at start (see @securecart/config). */
 import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { databaseTlsProblems } from '@securecart/db';
 
 export const CatalogEnv = Type.Object({
   NODE_ENV: Env.nodeEnv(),
@@ -8,6 +9,7 @@ export const CatalogEnv = Type.Object({
   LOG_LEVEL: Env.logLevel(),
   DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),
   DATABASE_READ_URL: Type.Optional(Env.url(['postgres', 'postgresql'], 'a read replica; defaults to the primary')),
+  DATABASE_CA: Env.databaseCa(),
   REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'shared cache, invalidation and rate limits')),
   AUTH_JWKS_URL: Env.url(['http', 'https'], 'JWKS of the identity provider'),
   AUTH_ISSUER: Type.String({ minLength: 1 }),
@@ -29,6 +31,8 @@ export type CatalogConfig = ReturnType<typeof loadCatalogConfig>;
 
 export function loadCatalogConfig(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(CatalogEnv, env);
+  const tlsProblems = databaseTlsProblems(config);
+  if (tlsProblems.length > 0) throw new ConfigError(tlsProblems);
   if (config.NODE_ENV === 'production' && !config.REDIS_URL) {
     // Without Redis each task would cache on its own and never hear of another task's writes.
     throw new ConfigError(['REDIS_URL is required when NODE_ENV=production']);

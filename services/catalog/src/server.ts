@@ -4,11 +4,10 @@
  * serves, and shuts down cleanly.
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
-import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { Cache, connectRedis, MemoryStore, RedisStore, type SharedStore } from '@securecart/cache';
 import { loadConfigOrExit } from '@securecart/config';
-import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
+import { createClient, createPool, describeDatabaseTls, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, SnsPublisher, topicArnFrom, type TopicName,
@@ -27,11 +26,16 @@ async function startCatalogRelay(config: CatalogConfig, log: Logger) {
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
   const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX }) : undefined;
   const topicArn = topicArnFrom(config, local, 'catalog-events');
-  const listenClient = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'catalog-outbox-listen' });
+  const listenClient = createClient(config.DATABASE_URL, { name: 'catalog-outbox-listen', ca: config.DATABASE_CA });
   // Losing the LISTEN connection only costs latency: the relay keeps polling.
   listenClient.on('error', (error) => log.warn({ err: error }, 'outbox LISTEN connection failed'));
   await listenClient.connect();
-  const pool = createPool(config.DATABASE_URL, { name: 'catalog-outbox', max: 2, onError: (error) => log.warn({ err: error }, 'idle database connection failed') });
+  const pool = createPool(config.DATABASE_URL, {
+    name: 'catalog-outbox',
+    max: 2,
+    ca: config.DATABASE_CA,
+    onError: (error) => log.warn({ err: error }, 'idle database connection failed'),
+  });
   const relay = new OutboxRelay({
     db: drizzle(pool),
     schema: CATALOG_SCHEMA,
@@ -54,11 +58,12 @@ async function startCatalogRelay(config: CatalogConfig, log: Logger) {
 export async function startCatalogServer(config: CatalogConfig) {
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'catalog' }, redact: ['req.headers.authorization'] });
   const onPoolError = (error: Error) => log.warn({ err: error }, 'idle database connection failed');
-  const primaryPool = createPool(config.DATABASE_URL, { name: 'catalog', onError: onPoolError });
+  log.info({ tls: describeDatabaseTls(config.DATABASE_URL, config.DATABASE_CA) }, 'database TLS');
+  const primaryPool = createPool(config.DATABASE_URL, { name: 'catalog', ca: config.DATABASE_CA, onError: onPoolError });
   const replicaPool = config.DATABASE_READ_URL
-    ? createPool(config.DATABASE_READ_URL, { name: 'catalog-replica', onError: onPoolError })
+    ? createPool(config.DATABASE_READ_URL, { name: 'catalog-replica', ca: config.DATABASE_CA, onError: onPoolError })
     : undefined;
-  await migrateWithUrl(config.DATABASE_URL, catalogMigrations);
+  await migrateWithUrl(config.DATABASE_URL, catalogMigrations, { ca: config.DATABASE_CA });
 
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, { name: 'catalog' }) : undefined;
   const subscriber = config.REDIS_URL ? await connectRedis(config.REDIS_URL, { name: 'catalog-sub' }) : undefined;

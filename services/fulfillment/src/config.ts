@@ -1,10 +1,12 @@
 /** The fulfillment worker's environment, validated once at start (see @securecart/config). */
 import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { databaseTlsProblems } from '@securecart/db';
 
 export const FulfillmentEnv = Type.Object({
   NODE_ENV: Env.nodeEnv(),
   LOG_LEVEL: Env.logLevel(),
   DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),
+  DATABASE_CA: Env.databaseCa(),
   REDIS_URL: Env.url(['redis', 'rediss'], 'velocity counters of the fraud check, shared by every task'),
   CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$', description: 'prefix of every Redis key' }),
   CATALOG_INTERNAL_URL: Env.url(['http', 'https'], "the catalog's internal API (stock reservations)"),
@@ -30,13 +32,13 @@ export type FulfillmentConfig = ReturnType<typeof loadFulfillmentConfig>;
 
 export function loadFulfillmentConfig(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(FulfillmentEnv, env);
+  const problems = databaseTlsProblems(config);
   if (!config.AWS_ENDPOINT_URL) {
     // In AWS nothing is bootstrapped: Copilot's variables are the only way to find the queue and the topic.
-    const problems: string[] = [];
     if (!config.COPILOT_QUEUE_URI) problems.push('COPILOT_QUEUE_URI is required unless AWS_ENDPOINT_URL is set');
     if (!config.COPILOT_SNS_TOPIC_ARNS) problems.push('COPILOT_SNS_TOPIC_ARNS is required unless AWS_ENDPOINT_URL is set');
-    if (problems.length > 0) throw new ConfigError(problems);
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 

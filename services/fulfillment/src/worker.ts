@@ -6,13 +6,12 @@
  * SIGTERM stops taking messages, finishes those in flight, publishes the batch in hand, closes pools, exits 0.
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
-import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import { connectRedis } from '@securecart/cache';
 import { loadConfigOrExit } from '@securecart/config';
 import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
-import { createPool, migrateWithUrl, type Db } from '@securecart/db';
+import { createClient, createPool, describeDatabaseTls, migrateWithUrl, type Db } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom, SnsPublisher,
   topicArnFrom, type TopicName,
@@ -58,9 +57,10 @@ export interface FulfillmentWorker {
 export async function startFulfillmentWorker(config: FulfillmentConfig, options: { log?: Logger } = {}): Promise<FulfillmentWorker> {
   const log = options.log ?? pino({ level: config.LOG_LEVEL, base: { service: 'fulfillment' } });
   const onDbError = (error: Error) => log.warn({ err: error }, 'database connection failed');
-  await migrateWithUrl(config.DATABASE_URL, fulfillmentMigrations);
-  const pool = createPool(config.DATABASE_URL, { name: 'fulfillment', max: 20, onError: onDbError });
-  const listenClient = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'fulfillment-listen' });
+  log.info({ tls: describeDatabaseTls(config.DATABASE_URL, config.DATABASE_CA) }, 'database TLS');
+  await migrateWithUrl(config.DATABASE_URL, fulfillmentMigrations, { ca: config.DATABASE_CA });
+  const pool = createPool(config.DATABASE_URL, { name: 'fulfillment', max: 20, ca: config.DATABASE_CA, onError: onDbError });
+  const listenClient = createClient(config.DATABASE_URL, { name: 'fulfillment-listen', ca: config.DATABASE_CA });
   listenClient.on('error', onDbError);
   await listenClient.connect();
   const redis = await connectRedis(config.REDIS_URL, { name: 'fulfillment' });

@@ -7,6 +7,7 @@
  * emails to a folder would acknowledge every message and tell nobody.
  */
 import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { databaseTlsProblems } from '@securecart/db';
 
 /** `orders@shop.example` or `Shop <orders@shop.example>`: the forms SES accepts as FromEmailAddress. */
 const FROM_ADDRESS = /^(?:[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+|[^<>\r\n]+ <[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+>)$/;
@@ -18,6 +19,7 @@ export const NotificationsWorkerEnv = Type.Object({
   NODE_ENV: Env.nodeEnv(),
   LOG_LEVEL: Env.logLevel(),
   DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),
+  DATABASE_CA: Env.databaseCa(),
   AWS_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
   AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'an SQS/SNS emulator; the topology is then bootstrapped by name')),
   MESSAGING_PREFIX: Type.String({ default: '', pattern: '^[A-Za-z0-9_-]*$', description: 'emulators only: resources are named <prefix><name>' }),
@@ -41,7 +43,7 @@ export function loadNotificationsWorkerConfig(env: Record<string, string | undef
   const config = loadConfig(NotificationsWorkerEnv, env);
   const production = config.NODE_ENV === 'production';
   const channels: NotifyChannels = config.NOTIFY_CHANNELS ?? (production ? 'aws' : 'local-sink');
-  const problems: string[] = [];
+  const problems: string[] = databaseTlsProblems(config);
   if (config.NOTIFY_EMAIL_FROM !== undefined && !FROM_ADDRESS.test(config.NOTIFY_EMAIL_FROM)) {
     problems.push(`NOTIFY_EMAIL_FROM must be an address (orders@shop.example) or a name and an address (Shop <orders@shop.example>) (got "${config.NOTIFY_EMAIL_FROM.slice(0, 80)}")`);
   }

@@ -9,7 +9,7 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino, type Logger } from 'pino';
 import { loadConfigOrExit } from '@securecart/config';
-import { createPool, migrateWithUrl } from '@securecart/db';
+import { createPool, describeDatabaseTls, migrateWithUrl } from '@securecart/db';
 import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { bootstrapTopology, createAwsClients, destroyAwsClients, QueueConsumer, queueUrlFrom, type AwsClients } from '@securecart/messaging';
 import { createLocalSink } from './channels/local-sink.ts';
@@ -57,7 +57,8 @@ async function openChannels(
 
 export async function startNotificationsWorker(config: NotificationsWorkerConfig, options: { log?: Logger } = {}): Promise<NotificationsWorker> {
   const log = options.log ?? pino({ level: config.LOG_LEVEL, base: { service: 'notifications' } });
-  await migrateWithUrl(config.DATABASE_URL, notificationsMigrations);
+  log.info({ tls: describeDatabaseTls(config.DATABASE_URL, config.DATABASE_CA) }, 'database TLS');
+  await migrateWithUrl(config.DATABASE_URL, notificationsMigrations, { ca: config.DATABASE_CA });
   const closers: (() => Promise<unknown> | void)[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) {
@@ -77,6 +78,7 @@ export async function startNotificationsWorker(config: NotificationsWorkerConfig
     const pool = createPool(config.DATABASE_URL, {
       name: 'notifications-worker',
       max: config.NOTIFY_CONCURRENCY + 2,
+      ca: config.DATABASE_CA,
       onError: (error) => log.warn({ err: error }, 'database connection failed'),
     });
     closers.push(() => pool.end());

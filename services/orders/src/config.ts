@@ -3,12 +3,14 @@
  * the HTTP service (server.ts) and the orders-worker (worker.ts).
  */
 import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { databaseTlsProblems } from '@securecart/db';
 import { parseCopilotMap, queueUrlFrom, type QueueName } from '@securecart/messaging';
 
 const Common = {
   NODE_ENV: Env.nodeEnv(),
   LOG_LEVEL: Env.logLevel(),
   DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),
+  DATABASE_CA: Env.databaseCa(),
   CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$', description: 'prefix of every Redis key and channel' }),
 };
 
@@ -49,6 +51,8 @@ export type OrdersWorkerConfig = ReturnType<typeof loadOrdersWorkerConfig>;
 
 export function loadOrdersConfig(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(OrdersEnv, env);
+  const tlsProblems = databaseTlsProblems(config);
+  if (tlsProblems.length > 0) throw new ConfigError(tlsProblems);
   if (config.NODE_ENV === 'production' && !config.REDIS_URL) {
     // Without Redis a customer's read after their cancel may reach another task, which would send it to the replica.
     throw new ConfigError(['REDIS_URL is required when NODE_ENV=production']);
@@ -58,6 +62,8 @@ export function loadOrdersConfig(env: Record<string, string | undefined> = proce
 
 export function loadOrdersWorkerConfig(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(OrdersWorkerEnv, env);
+  const tlsProblems = databaseTlsProblems(config);
+  if (tlsProblems.length > 0) throw new ConfigError(tlsProblems);
   if (!config.AWS_ENDPOINT_URL) {
     // In AWS nothing is bootstrapped: Copilot's variables are the only way to find the queues and the topic.
     const problems: string[] = [];

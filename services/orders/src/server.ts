@@ -8,7 +8,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino } from 'pino';
 import { connectRedis } from '@securecart/cache';
 import { loadConfigOrExit } from '@securecart/config';
-import { createPool, migrateWithUrl, ReplicaRouter } from '@securecart/db';
+import { createPool, describeDatabaseTls, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import { buildOrdersApp } from './app.ts';
 import { loadOrdersConfig, type OrdersConfig } from './config.ts';
@@ -18,11 +18,12 @@ import { RedisOrderStatusFeed } from './status-feed.ts';
 export async function startOrdersServer(config: OrdersConfig) {
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'orders' }, redact: ['req.headers.authorization'] });
   const onPoolError = (error: Error) => log.warn({ err: error }, 'idle database connection failed');
-  const primaryPool = createPool(config.DATABASE_URL, { name: 'orders', onError: onPoolError });
+  log.info({ tls: describeDatabaseTls(config.DATABASE_URL, config.DATABASE_CA) }, 'database TLS');
+  const primaryPool = createPool(config.DATABASE_URL, { name: 'orders', ca: config.DATABASE_CA, onError: onPoolError });
   const replicaPool = config.DATABASE_READ_URL
-    ? createPool(config.DATABASE_READ_URL, { name: 'orders-replica', onError: onPoolError })
+    ? createPool(config.DATABASE_READ_URL, { name: 'orders-replica', ca: config.DATABASE_CA, onError: onPoolError })
     : undefined;
-  await migrateWithUrl(config.DATABASE_URL, ordersMigrations);
+  await migrateWithUrl(config.DATABASE_URL, ordersMigrations, { ca: config.DATABASE_CA });
 
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, { name: 'orders' }) : undefined;
   // Publishes on `redis`; subscribes on a connection of its own, opened with the first live stream.

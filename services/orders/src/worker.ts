@@ -7,12 +7,11 @@
  * SIGTERM stops taking messages, finishes those in flight, publishes the batch in hand, closes pools, exits 0.
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { loadConfigOrExit } from '@securecart/config';
 import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
-import { createPool, migrateWithUrl } from '@securecart/db';
+import { createClient, createPool, describeDatabaseTls, migrateWithUrl } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom,
   SnsPublisher, topicArnFrom, type TopicName,
@@ -43,9 +42,10 @@ export interface OrdersWorkerOptions {
 export async function startOrdersWorker(config: OrdersWorkerConfig, options: OrdersWorkerOptions = {}): Promise<OrdersWorker> {
   const log = options.log ?? pino({ level: config.LOG_LEVEL, base: { service: 'orders-worker' } });
   const onDbError = (error: Error) => log.warn({ err: error }, 'database connection failed');
-  await migrateWithUrl(config.DATABASE_URL, ordersMigrations);
-  const pool = createPool(config.DATABASE_URL, { name: 'orders-worker', onError: onDbError });
-  const listenClient = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'orders-worker-listen' });
+  log.info({ tls: describeDatabaseTls(config.DATABASE_URL, config.DATABASE_CA) }, 'database TLS');
+  await migrateWithUrl(config.DATABASE_URL, ordersMigrations, { ca: config.DATABASE_CA });
+  const pool = createPool(config.DATABASE_URL, { name: 'orders-worker', ca: config.DATABASE_CA, onError: onDbError });
+  const listenClient = createClient(config.DATABASE_URL, { name: 'orders-worker-listen', ca: config.DATABASE_CA });
   // Losing the LISTEN connection only costs latency: the relay keeps polling.
   listenClient.on('error', onDbError);
   await listenClient.connect();

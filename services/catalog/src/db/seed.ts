@@ -39,7 +39,7 @@ if (import.meta.main) {
     console.error('db:seed: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/securecart)');
     process.exit(1);
   }
-  const pool = createPool(url, { name: 'catalog-seed' });
+  const pool = createPool(url, { name: 'catalog-seed', ca: process.env.DATABASE_CA || undefined });
   const inserted = await seedDemoCatalog(drizzle(pool));
   console.log(inserted > 0 ? `db:seed: inserted ${inserted} demo products` : 'db:seed: the catalog already has products; left alone');
   await pool.end();
