@@ -20,6 +20,7 @@ import { healthPlugin, type ReadinessCheck } from './health.ts';
 import { metricsPlugin } from './metrics.ts';
 import { rateLimitPlugin, type RateLimitOptions } from './rate-limit.ts';
 import { securityHeadersPlugin } from './security-headers.ts';
+import { trustedProxies } from './trusted-proxies.ts';
 import { findUnstorableString, installValidation, unstorableStringProblem } from './validation.ts';
 
 export type App = FastifyInstance<
@@ -41,8 +42,11 @@ export interface HttpAppOptions {
   bodyLimitBytes?: number;
   /** process-wide metrics (event loop, GC): only one app per process should ask for them */
   defaultMetrics?: boolean;
-  /** the address of the proxy in front (ALB, edge) is trusted for X-Forwarded-For */
-  trustProxy?: boolean | string | string[];
+  /**
+   * How many proxies in front append to X-Forwarded-For and are trusted (default 1: the ALB, or the edge locally):
+   * trustedProxies(). A made-up X-Forwarded-For cannot dodge the per-address rate limit.
+   */
+  trustedProxyHops?: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -60,7 +64,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
           },
         }),
     bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
-    trustProxy: options.trustProxy ?? true,
+    trustProxy: trustedProxies(options.trustedProxyHops ?? 1),
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];

@@ -18,6 +18,7 @@ beforeAll(async () => {
     docs: { title: 'test', version: '0', description: 'test' },
   });
   app.delete('/things', async () => ({ deleted: true }));
+  app.get('/ip', async (request) => ({ ip: request.ip }));
   app.post(
     '/things/:id',
     {
@@ -80,6 +81,43 @@ describe('hostile input no schema describes', () => {
       expect(res.statusCode).toBe(status);
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.json()).toMatchObject({ status, title: expect.any(String) });
+    }
+  });
+});
+
+describe('the client address behind the proxy (request.ip, which the per-address rate limit keys on)', () => {
+  const ipOf = async (remoteAddress: string, forwardedFor?: string, target = app) =>
+    (await target.inject({ url: '/ip', remoteAddress, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } })).json().ip as string;
+
+  it('is the entry the proxy appended, not one the client wrote before it', async () => {
+    expect(await ipOf('10.0.3.7', '203.0.113.9')).toBe('203.0.113.9');
+    expect(await ipOf('10.0.3.7', '6.6.6.6, 203.0.113.9')).toBe('203.0.113.9');
+    expect(await ipOf('127.0.0.1', '1.1.1.1, 2.2.2.2, 198.51.100.4')).toBe('198.51.100.4');
+    expect(await ipOf('::ffff:172.18.0.5', '198.51.100.4')).toBe('198.51.100.4'); // nginx on a Docker network
+    expect(await ipOf('10.0.3.7')).toBe('10.0.3.7'); // no header: the peer itself
+  });
+
+  it('is the peer itself when the peer is not on a private network: a direct client cannot pick its address', async () => {
+    expect(await ipOf('198.51.100.20', '203.0.113.9')).toBe('198.51.100.20');
+    expect(await ipOf('2001:db8::1', '203.0.113.9')).toBe('2001:db8::1');
+  });
+
+  it('goes one proxy further back per extra hop (CloudFront before the ALB: 2)', async () => {
+    const twoHops = await createHttpApp({
+      service: 'test',
+      logger: false,
+      verifier: { verify: async () => Promise.reject(new Error('no tokens in this test')) },
+      readiness: {},
+      rateLimit: { max: 1_000, windowMs: 60_000 },
+      docs: { title: 'test', version: '0', description: 'test' },
+      trustedProxyHops: 2,
+    });
+    twoHops.get('/ip', async (request) => ({ ip: request.ip }));
+    try {
+      // the client's own entry, the client's address as CloudFront saw it, CloudFront's address as the ALB saw it
+      expect(await ipOf('10.0.3.7', '6.6.6.6, 203.0.113.9, 130.176.0.1', twoHops)).toBe('203.0.113.9');
+    } finally {
+      await twoHops.close();
     }
   });
 });

@@ -26,6 +26,8 @@ export interface CatalogOptions {
   cacheTtlSeconds?: number;
   freshWindowMs?: number;
   rateLimit?: { max: number; windowMs: number };
+  /** proxies in front that append to X-Forwarded-For (createHttpApp's trustedProxyHops) */
+  trustedProxyHops?: number;
   bodyLimitBytes?: number;
   defaultMetrics?: boolean;
 }
@@ -39,6 +41,7 @@ export async function buildCatalogApp(deps: CatalogDeps, options: CatalogOptions
     verifier: deps.verifier,
     bodyLimitBytes: options.bodyLimitBytes,
     defaultMetrics: options.defaultMetrics,
+    trustedProxyHops: options.trustedProxyHops,
     docs: {
       title: 'SecureCart catalog',
       version: CATALOG_VERSION,

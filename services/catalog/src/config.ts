@@ -20,6 +20,7 @@ export const CatalogEnv = Type.Object({
   CACHE_TTL_SECONDS: Env.positiveInt(300, 'how long Redis keeps a value'),
   RATE_LIMIT_MAX: Env.positiveInt(600, 'requests per window per customer or client'),
   RATE_LIMIT_WINDOW_MS: Env.positiveInt(60_000, 'rate limit window'),
+  TRUSTED_PROXY_HOPS: Env.positiveInt(1, 'proxies in front that append to X-Forwarded-For: 1 behind the ALB (or the local edge), 2 with CloudFront before the ALB'),
   AWS_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
   AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'an SNS/SQS emulator (fauxqs); the topology is then bootstrapped by name')),
   MESSAGING_PREFIX: Type.String({ default: '', pattern: '^[A-Za-z0-9_-]*$', description: 'emulators only: resources are named <prefix><name>' }),

@@ -91,6 +91,7 @@ export async function startCatalogServer(config: CatalogConfig) {
       namespace: config.CACHE_NAMESPACE,
       cacheTtlSeconds: config.CACHE_TTL_SECONDS,
       rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
+      trustedProxyHops: config.TRUSTED_PROXY_HOPS,
       defaultMetrics: true,
     },
   );

@@ -230,6 +230,18 @@ describe('rate limits', () => {
     expect((await b.app.inject({ url: '/api/catalog/categories', headers: { 'x-forwarded-for': '203.0.113.8' } })).statusCode).toBe(200);
   });
 
+  it('cannot be dodged by a client writing its own X-Forwarded-For: the address the proxy appended counts', async () => {
+    const namespace = `${infra.namespace}:rlx-${Date.now()}`;
+    const catalog = await catalogWith({ namespace, rateLimit: { max: 2, windowMs: 60_000 } });
+    const statuses = [];
+    for (const madeUp of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) {
+      // as the ALB forwards it: the client's own header, then the address the ALB saw
+      const headers = { 'x-forwarded-for': `${madeUp}, 203.0.113.50` };
+      statuses.push((await catalog.app.inject({ url: '/api/catalog/categories', remoteAddress: '10.0.1.9', headers })).statusCode);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
   it('limits a customer by their token, whatever address they come from', async () => {
     const namespace = `${infra.namespace}:rlc-${Date.now()}`;
     const catalog = await catalogWith({ namespace, rateLimit: { max: 2, windowMs: 60_000 } });

@@ -24,6 +24,8 @@ export interface CheckoutDeps {
 export interface CheckoutOptions {
   namespace?: string;
   rateLimit?: { max: number; windowMs: number };
+  /** proxies in front that append to X-Forwarded-For (createHttpApp's trustedProxyHops) */
+  trustedProxyHops?: number;
   defaultMetrics?: boolean;
   catalogTimeoutMs?: number;
 }
@@ -35,6 +37,7 @@ export async function buildCheckoutApp(deps: CheckoutDeps, options: CheckoutOpti
     logger: deps.logger,
     verifier: deps.verifier,
     defaultMetrics: options.defaultMetrics,
+    trustedProxyHops: options.trustedProxyHops,
     docs: {
       title: 'SecureCart checkout',
       version: '0.1.0',

@@ -17,6 +17,7 @@ export const CheckoutEnv = Type.Object({
   CACHE_NAMESPACE: Type.String({ default: 'securecart', pattern: '^[A-Za-z0-9:_-]+$' }),
   RATE_LIMIT_MAX: Env.positiveInt(300, 'requests per window per customer or client'),
   RATE_LIMIT_WINDOW_MS: Env.positiveInt(60_000, 'rate limit window'),
+  TRUSTED_PROXY_HOPS: Env.positiveInt(1, 'proxies in front that append to X-Forwarded-For: 1 behind the ALB (or the local edge), 2 with CloudFront before the ALB'),
 });
 
 export type CheckoutConfig = ReturnType<typeof loadCheckoutConfig>;

@@ -26,7 +26,7 @@ export async function startCheckoutServer(config: CheckoutConfig) {
       verifier: createJwksVerifier({ jwksUrl: config.AUTH_JWKS_URL, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
       logger: log,
     },
-    { namespace: config.CACHE_NAMESPACE, rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS }, defaultMetrics: true },
+    { namespace: config.CACHE_NAMESPACE, rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS }, trustedProxyHops: config.TRUSTED_PROXY_HOPS, defaultMetrics: true },
   );
   const close = async () => {
     destroyAwsClients(clients);

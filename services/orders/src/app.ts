@@ -26,6 +26,8 @@ export interface OrdersOptions {
   /** after a write, the writer reads from the primary for this long (0: never) */
   freshWindowMs?: number;
   rateLimit?: { max: number; windowMs: number };
+  /** proxies in front that append to X-Forwarded-For (createHttpApp's trustedProxyHops) */
+  trustedProxyHops?: number;
   bodyLimitBytes?: number;
   defaultMetrics?: boolean;
   /** the live status stream (GET /api/orders/:id/events) */
@@ -47,6 +49,7 @@ export async function buildOrdersApp(deps: OrdersDeps, options: OrdersOptions = 
     verifier: deps.verifier,
     bodyLimitBytes: options.bodyLimitBytes,
     defaultMetrics: options.defaultMetrics,
+    trustedProxyHops: options.trustedProxyHops,
     docs: {
       title: 'SecureCart orders',
       version: ORDERS_VERSION,

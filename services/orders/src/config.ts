@@ -27,6 +27,7 @@ export const OrdersEnv = Type.Object({
   FRESH_READ_WINDOW_MS: Env.positiveInt(5000, 'after a write, the writer reads from the primary for this long'),
   RATE_LIMIT_MAX: Env.positiveInt(600, 'requests per window per customer or client'),
   RATE_LIMIT_WINDOW_MS: Env.positiveInt(60_000, 'rate limit window'),
+  TRUSTED_PROXY_HOPS: Env.positiveInt(1, 'proxies in front that append to X-Forwarded-For: 1 behind the ALB (or the local edge), 2 with CloudFront before the ALB'),
   STATUS_STREAM_HEARTBEAT_MS: Env.positiveInt(15_000, 'a live status stream sends a heartbeat comment this often'),
   STATUS_STREAM_POLL_MS: Env.positiveInt(3_000, 'a live status stream reads the status history this often without a wake-up'),
 });

@@ -48,6 +48,7 @@ export async function startOrdersServer(config: OrdersConfig) {
       namespace: config.CACHE_NAMESPACE,
       freshWindowMs: config.FRESH_READ_WINDOW_MS,
       rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
+      trustedProxyHops: config.TRUSTED_PROXY_HOPS,
       defaultMetrics: true,
       statusStream: { heartbeatMs: config.STATUS_STREAM_HEARTBEAT_MS, pollMs: config.STATUS_STREAM_POLL_MS },
     },
