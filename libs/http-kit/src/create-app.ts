@@ -36,7 +36,7 @@ export interface HttpAppOptions {
   docs: DocsOptions;
   verifier: TokenVerifier;
   readiness: Record<string, ReadinessCheck>;
-  rateLimit: RateLimitOptions;
+  rateLimit: Omit<RateLimitOptions, 'scope'>;
   /** a pino logger, or logger options; false in tests that do not want output */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
   bodyLimitBytes?: number;
@@ -100,7 +100,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
 
   await app.register(securityHeadersPlugin);
   await app.register(authPlugin, { verifier: options.verifier });
-  await app.register(rateLimitPlugin, options.rateLimit);
+  await app.register(rateLimitPlugin, { ...options.rateLimit, scope: options.service });
   await app.register(metricsPlugin, { service: options.service, defaultMetrics: options.defaultMetrics ?? false });
   await app.register(healthPlugin, { checks: options.readiness });
   await app.register(docsPlugin, options.docs);

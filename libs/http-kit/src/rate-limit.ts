@@ -1,6 +1,8 @@
 /**
- * Rate limits per customer (verified `sub`) or, for anonymous requests, per client address. Backed by Redis so
- * the limit holds across tasks; when Redis fails the limiter fails open (serving beats refusing).
+ * Rate limits per customer (verified `sub`) or, for anonymous requests, per client address, counted per service:
+ * each service has its own limit (checkout's is lower than catalog's), so browsing the catalog must not use up a
+ * customer's checkouts. Backed by Redis so the limit holds across a service's tasks; when Redis fails the limiter
+ * fails open (serving beats refusing).
  */
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
@@ -16,12 +18,14 @@ export interface RateLimitOptions {
   redis?: Redis;
   /** Redis key prefix, so several deployments or test runs can share one Redis */
   namespace?: string;
+  /** whose limit this is (the service's name): each service counts its own requests */
+  scope: string;
 }
 
 export const rateLimitPlugin = fp<RateLimitOptions>(
   async (app, options) => {
     const counter = options.redis
-      ? new SharedRateCounter({ redis: options.redis, prefix: `${options.namespace ?? 'securecart'}:rl:` })
+      ? new SharedRateCounter({ redis: options.redis, prefix: `${options.namespace ?? 'securecart'}:rl:${options.scope}:` })
       : undefined;
     if (counter) app.addHook('onClose', async () => counter.stop());
     await app.register(rateLimit, {

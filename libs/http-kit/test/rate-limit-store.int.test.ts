@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { connectRedis } from '@securecart/cache';
 import { TcpProxy } from '@securecart/testing';
-import { SharedRateCounter } from '../src/index.ts';
+import { createHttpApp, SharedRateCounter } from '../src/index.ts';
 
 const infra = inject('infra');
 const clients: Redis[] = [];
@@ -48,6 +48,36 @@ describe('SharedRateCounter', () => {
       expect(results).toEqual([1, 2, 3, 4]);
     } finally {
       await proxy.stop();
+    }
+  });
+});
+
+describe('rate limits per service', () => {
+  it('counts each service on its own: a customer who used up catalog reads can still check out', async () => {
+    const redis = await connectRedis(infra.redisUrl, { name: 'rl-scope-test' });
+    clients.push(redis);
+    const namespace = `${infra.namespace}:rls-${Date.now()}`;
+    const appOf = async (service: string) => {
+      const app = await createHttpApp({
+        service,
+        logger: false,
+        verifier: { verify: async (token) => ({ sub: token, email: undefined, groups: [], isAdmin: false }) },
+        readiness: {},
+        rateLimit: { max: 2, windowMs: 60_000, redis, namespace },
+        docs: { title: service, version: '0', description: service },
+      });
+      app.get('/thing', async () => ({ ok: true }));
+      await app.ready();
+      return app;
+    };
+    const [catalog, checkout] = [await appOf('catalog'), await appOf('checkout')];
+    try {
+      const hit = (app: typeof catalog, who: string) => app.inject({ url: '/thing', headers: { authorization: `Bearer ${who}` } }).then((r) => r.statusCode);
+      expect([await hit(catalog, 'ada'), await hit(catalog, 'ada'), await hit(catalog, 'ada')]).toEqual([200, 200, 429]);
+      expect([await hit(checkout, 'ada'), await hit(checkout, 'ada'), await hit(checkout, 'ada')]).toEqual([200, 200, 429]);
+      expect(await hit(catalog, 'grace')).toBe(200); // and per customer
+    } finally {
+      await Promise.all([catalog.close(), checkout.close()]);
     }
   });
 });
