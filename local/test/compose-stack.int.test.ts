@@ -176,8 +176,8 @@ describe('docker compose up, without Docker', () => {
     expect(migrate.output()).toContain('db:seed: inserted 240 demo products');
   });
 
-  it('builds the services\' images without the SNS/SQS emulator or test tools (fauxqs, vitest, testcontainers)', () => {
-    const devOnly = /^(fauxqs|vitest|testcontainers|ioredis-mock|@vitest\+|@securecart\+testing)/;
+  it('builds the services\' images without the SNS/SQS emulator, PGlite or test tools (fauxqs, vitest, testcontainers)', () => {
+    const devOnly = /^(fauxqs|vitest|testcontainers|ioredis-mock|@electric-sql\+pglite|@vitest\+|@securecart\+testing)/;
     let checked = 0;
     for (const service of Object.values(compose.services)) {
       const args = service.build?.args as unknown as ImageArgs | undefined;

@@ -98,7 +98,7 @@ describe('.dockerignore', () => {
 
   it('sends every source, migration and manifest a process runs', () => {
     const context = new Set(buildContextFiles());
-    for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.npmrc', 'local/package.json', 'local/src/dev-idp.ts']) {
+    for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.npmrc', '.pnpmfile.cjs', 'local/package.json', 'local/src/dev-idp.ts']) {
       expect(context.has(file), file).toBe(true);
     }
     const sent = [...context];
