@@ -45,6 +45,7 @@ export const OrdersWorkerEnv = Type.Object({
   PROBE_PORT: Env.port(3103),
   INTAKE_POLLERS: Env.positiveInt(4, 'concurrent receive loops on orders-intake (each handles a batch of up to 10)'),
   FULFILLMENT_POLLERS: Env.positiveInt(2, 'concurrent receive loops on orders-fulfillment-updates'),
+  VISIBILITY_TIMEOUT_SECONDS: Env.positiveInt(30, 'how long a received message stays hidden (extended while it is handled): a crashed task\'s messages come back after it'),
 });
 
 export type OrdersConfig = ReturnType<typeof loadOrdersConfig>;

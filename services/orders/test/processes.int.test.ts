@@ -79,6 +79,54 @@ describe('the orders-worker process', () => {
     }
   });
 
+  it('killed (SIGKILL) while it drains a backlog in batches, a new process places every order exactly once, each with one order.placed', async () => {
+    const customer = `customer-${randomUUID()}`;
+    const submissions = Array.from({ length: 1_500 }, () => submittedEvent(customer));
+    const topic = messaging.addresses.topicArns['checkout-events'];
+    for (let i = 0; i < submissions.length; i += 100) await messaging.publisher.publish(topic, submissions.slice(i, i + 100));
+    // a few delivered twice, as SQS may do
+    await messaging.publisher.publish(topic, submissions.slice(0, 20));
+    const placed = async () =>
+      (await sql.query('select count(*)::int as n from orders.orders where customer_id = $1', [customer])).rows[0].n as number;
+
+    probePort = await freePort();
+    const env = { ...workerEnv(), VISIBILITY_TIMEOUT_SECONDS: '2' };
+    const first = startProcess(workerScript, env, cwd);
+    let killedAt: number;
+    try {
+      await waitFor(async () => (await placed()) >= 100, { timeoutMs: 20_000, intervalMs: 10, what: 'the first orders' });
+      first.kill('SIGKILL');
+      await first.exited;
+      killedAt = await placed();
+    } finally {
+      first.kill('SIGKILL');
+    }
+    expect(killedAt).toBeLessThan(submissions.length); // it died mid-drain, with batches in flight
+
+    probePort = await freePort();
+    const second = startProcess(workerScript, env, cwd);
+    try {
+      await waitFor(async () => (await placed()) === submissions.length, { timeoutMs: 60_000, what: `all ${submissions.length} orders (${killedAt} before the kill)` });
+      // the messages in flight at the kill come back after their visibility timeout; a duplicate would be placed by now
+      await waitFor(async () => {
+        const { rows } = await sql.query('select count(*)::int as n from orders.outbox where subject = any($1::text[]) and published_at is null', [submissions.map((s) => s.data.orderId)]);
+        return rows[0].n === 0;
+      }, { timeoutMs: 20_000, what: 'every order.placed relayed' });
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const ids = submissions.map((s) => s.data.orderId);
+      const counts = await sql.query(`select
+          (select count(*)::int from orders.orders where id = any($1::uuid[])) as orders,
+          (select count(*)::int from orders.status_history where order_id = any($1::uuid[])) as history,
+          (select count(*)::int from orders.outbox where subject = any($2::text[])) as outbox,
+          (select count(distinct subject)::int from orders.outbox where subject = any($2::text[])) as outbox_orders`, [ids, ids]);
+      expect(counts.rows[0]).toEqual({ orders: 1_500, history: 1_500, outbox: 1_500, outbox_orders: 1_500 });
+      second.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    } finally {
+      second.kill('SIGKILL');
+    }
+  }, 120_000);
+
   it('starts and places orders while Redis does not answer (live streams then see status changes by polling)', async () => {
     probePort = await freePort();
     const proc = startProcess(workerScript, { ...workerEnv(), REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, cwd);
