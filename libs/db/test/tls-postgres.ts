@@ -49,6 +49,7 @@ function postgresIds(): { uid: number; gid: number } | undefined {
   return { uid: id('-u'), gid: id('-g') };
 }
 
+/** @securecart/testing's freePort, which libs/db cannot import: testing depends on http-kit, which depends on db. */
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

@@ -8,15 +8,20 @@ import { createHttpApp, type App } from '../src/index.ts';
 
 let app: App;
 
-beforeAll(async () => {
-  app = await createHttpApp({
+/** An app with every default, no tokens accepted and a limit no test reaches. */
+const testApp = (options: Partial<Parameters<typeof createHttpApp>[0]> = {}) =>
+  createHttpApp({
     service: 'test',
     logger: false,
     verifier: { verify: async () => Promise.reject(new Error('no tokens in this test')) },
     readiness: {},
     rateLimit: { max: 1_000, windowMs: 60_000 },
     docs: { title: 'test', version: '0', description: 'test' },
+    ...options,
   });
+
+beforeAll(async () => {
+  app = await testApp();
   app.delete('/things', async () => ({ deleted: true }));
   app.get('/ip', async (request) => ({ ip: request.ip }));
   app.post(
@@ -103,15 +108,7 @@ describe('the client address behind the proxy (request.ip, which the per-address
   });
 
   it('goes one proxy further back per extra hop (CloudFront before the ALB: 2)', async () => {
-    const twoHops = await createHttpApp({
-      service: 'test',
-      logger: false,
-      verifier: { verify: async () => Promise.reject(new Error('no tokens in this test')) },
-      readiness: {},
-      rateLimit: { max: 1_000, windowMs: 60_000 },
-      docs: { title: 'test', version: '0', description: 'test' },
-      trustedProxyHops: 2,
-    });
+    const twoHops = await testApp({ trustedProxyHops: 2 });
     twoHops.get('/ip', async (request) => ({ ip: request.ip }));
     try {
       // the client's own entry, the client's address as CloudFront saw it, CloudFront's address as the ALB saw it
