@@ -10,7 +10,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import proxy from '@fastify/http-proxy';
 import { randomUUID } from 'node:crypto';
-import { installValidation, ProblemError, sendProblem, toProblem } from '@securecart/http-kit';
+import { clientErrorProblem, installValidation, ProblemError, sendProblem, toProblem } from '@securecart/http-kit';
 import { EDGE_RULES, type ServiceName } from './rules.ts';
 
 export interface EdgeOptions {
@@ -35,6 +35,7 @@ export async function buildEdge(options: EdgeOptions): Promise<FastifyInstance> 
     bodyLimit,
     // a malformed percent-encoding or an over-long path parameter, found before any route: problems too
     frameworkErrors: (error, _request, reply) => sendProblem(reply, toProblem(error)),
+    clientErrorHandler: clientErrorProblem,
   });
   // The dev identity provider's body is validated as every service's is: unknown fields refused, nothing coerced.
   installValidation(app);

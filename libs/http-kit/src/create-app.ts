@@ -15,7 +15,7 @@ import Fastify, {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { authPlugin, type TokenVerifier } from './auth.ts';
 import { docsPlugin, type DocsOptions } from './docs.ts';
-import { installErrorHandling, sendProblem, toProblem } from './error-handler.ts';
+import { clientErrorProblem, installErrorHandling, sendProblem, toProblem } from './error-handler.ts';
 import { healthPlugin, type ReadinessCheck } from './health.ts';
 import { metricsPlugin } from './metrics.ts';
 import { rateLimitPlugin, type RateLimitOptions } from './rate-limit.ts';
@@ -75,6 +75,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // a malformed percent-encoding or an over-long path parameter, found before any route: problems too
     frameworkErrors: (error, _request, reply) => sendProblem(reply, toProblem(error)),
+    // and what Node's parser refuses before that (headers over 16 KiB, a malformed request line)
+    clientErrorHandler: clientErrorProblem,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // An empty body with Content-Type: application/json (common from clients on DELETE) is no body, not an error;

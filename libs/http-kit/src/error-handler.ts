@@ -2,6 +2,8 @@
  * Maps every error to an RFC 9457 problem. Clients never see a stack trace; a 500 is logged with one.
  * A database that does not answer is a 503 with Retry-After (the primary is down: retry later), not a 500.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FieldError, Problem } from '@securecart/contracts';
 import { isConnectionError } from '@securecart/db';
@@ -95,4 +97,27 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, new ProblemError(404, 'not-found', 'Not found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
   );
+}
+
+/**
+ * Fastify's clientErrorHandler: what Node's HTTP parser refuses before any route exists (headers over 16 KiB, a
+ * malformed request line, a request that took too long to arrive) is answered with a problem too, on the raw socket,
+ * which is then closed (Fastify's own answer is plain JSON). A reset connection gets nothing: nobody is listening.
+ */
+export function clientErrorProblem(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ProblemError(431, 'headers-too-large', 'Request headers too large', 'The request headers exceed 16 KiB')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ProblemError(408, 'request-timeout', 'Request timeout', 'The request did not arrive in time')
+        : new ProblemError(400, 'bad-request', 'Bad request', 'The request is not valid HTTP');
+  if (socket.writable) {
+    const body = JSON.stringify({ type: problem.type, title: problem.title, status: problem.status, detail: problem.detail });
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

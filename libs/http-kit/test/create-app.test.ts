@@ -2,6 +2,8 @@
  * What every service's app does with input that no schema describes: found by the hostile-input sweep
  * (local/test/hostile-input.int.test.ts), each was a 500 or an answer that was not a problem.
  */
+import { once } from 'node:events';
+import net from 'node:net';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpApp, type App } from '../src/index.ts';
@@ -116,5 +118,39 @@ describe('the client address behind the proxy (request.ip, which the per-address
     } finally {
       await twoHops.close();
     }
+  });
+});
+
+describe('what Node refuses before any route', () => {
+  /** Sends raw bytes to the app on a real socket and reads the whole answer (the server closes the connection). */
+  const raw = async (bytes: string) => {
+    const served = await testApp();
+    const address = await served.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = new URL(address);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      socket.on('error', () => undefined); // the server may reset after answering
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.write(bytes);
+      await once(socket, 'close');
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      return { statusLine: head.split('\r\n')[0], head, body };
+    } finally {
+      await served.close();
+    }
+  };
+
+  it('answers request headers over 16 KiB with a 431 problem', async () => {
+    const res = await raw(`GET /ip HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(res.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(res.head).toMatch(/content-type: application\/problem\+json/i);
+    expect(JSON.parse(res.body)).toMatchObject({ status: 431, type: 'https://securecart.dev/problems/headers-too-large', title: 'Request headers too large' });
+  });
+
+  it('answers a malformed request line with a 400 problem', async () => {
+    const res = await raw('THIS IS NOT HTTP\r\n\r\n');
+    expect(res.statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(JSON.parse(res.body)).toMatchObject({ status: 400, type: 'https://securecart.dev/problems/bad-request' });
   });
 });
