@@ -51,7 +51,11 @@ describe('the fulfillment worker process', () => {
       await waitFor(() => rig.facts(placed.data.orderId).includes('shipment.created'), { timeoutMs: 10_000, what: 'shipment.created' });
       expect(await rig.captures(placed.data.orderId)).toEqual([expect.objectContaining({ status: 'captured', attempts: 1 })]);
       expect(await rig.stock(product)).toBe(3);
-      expect(rig.facts(placed.data.orderId)).toEqual(['inventory.reserved', 'payment.captured', 'shipment.created']);
+      // One fact per step. The kill may land between the relay's publish and its commit, so the next process
+      // publishes that fact again: the same event, the same id (at-least-once; consumers drop it by id).
+      const facts = rig.updates.about(placed.data.orderId);
+      const distinct = [...new Map(facts.map((e) => [e.id, e])).values()];
+      expect(distinct.map((e) => e.type.replace('com.securecart.', ''))).toEqual(['inventory.reserved', 'payment.captured', 'shipment.created']);
     } finally {
       second.kill('SIGTERM');
       await second.exited;
