@@ -43,6 +43,24 @@ export const Env = {
     ),
 };
 
+/**
+ * Where OpenTelemetry spans go (OTLP over HTTP): unset, tracing is off and nothing of it is loaded. Every service
+ * spreads these into its schema and hands them to startTracing() (@securecart/telemetry).
+ */
+export const TracingEnv = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(
+    Env.url(['http', 'https'], 'an OTLP/HTTP collector (the ADOT sidecar: http://localhost:4318); spans go to <it>/v1/traces; unset: no tracing'),
+  ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(
+    Env.url(['http', 'https'], 'the full URL spans are posted to, instead of OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces'),
+  ),
+};
+
+/** What startTracing() takes, from a config holding TracingEnv. */
+export function tracingEndpoints(config: { OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string | undefined }) {
+  return { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, tracesEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT };
+}
+
 function describeValue(raw: unknown): string {
   if (raw === undefined) return 'it is not set';
   const text = String(raw);

@@ -1,6 +1,7 @@
 /**
- * Every service's HTTP app starts here, so they all behave the same: request ids, structured logs, problem
- * errors, strict validation, security headers, a body limit, auth, rate limits, health, metrics and docs.
+ * Every service's HTTP app starts here, so they all behave the same: request ids, structured logs, problem errors,
+ * strict validation, security headers, a body limit, auth, rate limits, health, metrics, docs, and a span per
+ * request when the process started tracing.
  * A service's own buildApp() calls createHttpApp() and registers its routes on the result.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,6 +14,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { tracingEnabled } from '@securecart/telemetry';
 import { authPlugin, type TokenVerifier } from './auth.ts';
 import { docsPlugin, type DocsOptions } from './docs.ts';
 import { clientErrorProblem, installErrorHandling, sendProblem, toProblem } from './error-handler.ts';
@@ -20,6 +22,7 @@ import { healthPlugin, type ReadinessCheck } from './health.ts';
 import { metricsPlugin } from './metrics.ts';
 import { rateLimitPlugin, type RateLimitOptions } from './rate-limit.ts';
 import { securityHeadersPlugin } from './security-headers.ts';
+import { installTracing } from './tracing.ts';
 import { trustedProxies } from './trusted-proxies.ts';
 import { findUnstorableString, installValidation, unstorableStringProblem } from './validation.ts';
 
@@ -95,6 +98,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<App> {
 
   installValidation(app);
   installErrorHandling(app);
+  // Only when the process started tracing: otherwise not even a hook is added.
+  if (tracingEnabled()) installTracing(app);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();

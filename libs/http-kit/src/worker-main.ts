@@ -1,7 +1,8 @@
 /**
  * The entry point of a queue worker, shaped once for all of them: start it (a failure to start logs why and exits
- * 1), then on SIGTERM/SIGINT stop taking messages and finish those in flight (`stop()`), exit 0 when done. A second
- * signal, or the grace period running out (ECS sends SIGKILL 30 s after SIGTERM by default), exits 1.
+ * 1), then on SIGTERM/SIGINT stop taking messages and finish those in flight (`stop()`), run `cleanup` (flushing
+ * the last spans), exit 0 when done. A second signal, or the grace period running out (ECS sends SIGKILL 30 s after
+ * SIGTERM by default), exits 1.
  */
 
 interface WorkerLog {
@@ -19,6 +20,8 @@ export interface WorkerMainOptions<W extends { stop(): Promise<void> }> {
   /** what is finishing, for the log: "messages", "deliveries" */
   inFlight?: string;
   graceMs?: number;
+  /** runs after the worker has stopped (flushing the last spans) */
+  cleanup?: () => Promise<void>;
 }
 
 export async function runWorkerMain<W extends { stop(): Promise<void> }>(options: WorkerMainOptions<W>): Promise<void> {
@@ -43,7 +46,7 @@ export async function runWorkerMain<W extends { stop(): Promise<void> }>(options
       log.error(`grace period over: exiting with ${inFlight} in flight`);
       process.exit(1);
     }, options.graceMs ?? 25_000).unref();
-    worker.stop().then(
+    worker.stop().then(() => options.cleanup?.()).then(
       () => {
         log.info('shut down cleanly');
         process.exit(0);

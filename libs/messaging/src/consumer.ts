@@ -8,11 +8,15 @@
  * A type may also have a batch handler: the events of that type in one received batch are then handed over
  * together (one transaction for ten orders, say). A batch handler is all or nothing; when it throws, each of its
  * events is handled again on its own by the type's handler, so one bad message fails alone and the rest go through.
+ *
+ * With tracing on, each message is handled inside a CONSUMER span under its event's traceparent (the publisher's
+ * span), and a batch inside one span linked to each of its events.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { Consumer } from 'sqs-consumer';
 import { ChangeMessageVisibilityBatchCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { EventName } from '@securecart/contracts';
+import { inSpan, tracingEnabled } from '@securecart/telemetry';
 import { eventNameOf, parseEvent, type CloudEvent } from './envelope.ts';
 
 export type EventHandler = (event: CloudEvent, context: { receiveCount: number }) => Promise<void>;
@@ -173,8 +177,21 @@ export class QueueConsumer {
     for (const [name, group] of groups) {
       if (group.length < 2) continue;
       const started = process.hrtime.bigint();
+      const events = group.map((entry) => entry.event);
       try {
-        await batchHandlers[name]!(group.map((entry) => entry.event));
+        if (tracingEnabled()) {
+          await inSpan(
+            `process ${queue}`,
+            {
+              kind: 'consumer',
+              links: events.map((event) => event.traceparent),
+              attributes: { ...this.spanAttributes(queue), 'messaging.batch.message_count': events.length, 'cloudevents.event_type': events[0]!.type },
+            },
+            () => batchHandlers[name]!(events),
+          );
+        } else {
+          await batchHandlers[name]!(events);
+        }
       } catch (error) {
         this.options.log?.warn({ err: error, type: group[0]!.event.type, messages: group.length }, `batch failed, handling its messages one by one: ${(error as Error).message}`);
         continue;
@@ -191,6 +208,10 @@ export class QueueConsumer {
     return handled;
   }
 
+  private spanAttributes(queue: string) {
+    return { 'messaging.system': 'aws_sqs', 'messaging.operation.type': 'process', 'messaging.destination.name': queue };
+  }
+
   private async handle(message: Message): Promise<void> {
     const receiveCount = receiveCountOf(message);
     const queue = this.options.queueName ?? 'queue';
@@ -200,8 +221,19 @@ export class QueueConsumer {
       const event = parseEvent(message.Body ?? '');
       type = event.type;
       const handler = this.options.handlers[eventNameOf(event.type)!];
-      if (!handler) throw new Error(`no handler for ${event.type} on this queue`);
-      await handler(event, { receiveCount });
+      if (tracingEnabled()) {
+        await inSpan(
+          `process ${queue}`,
+          {
+            kind: 'consumer',
+            parent: event.traceparent,
+            attributes: { ...this.spanAttributes(queue), 'messaging.message.id': message.MessageId, 'cloudevents.event_id': event.id, 'cloudevents.event_type': event.type },
+          },
+          () => dispatch(handler, event, receiveCount),
+        );
+      } else {
+        await dispatch(handler, event, receiveCount);
+      }
       this.stats.handled[type] = (this.stats.handled[type] ?? 0) + 1;
       this.counted?.inc({ queue, type, outcome: 'handled' });
       this.timed?.observe({ queue, type }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -215,4 +247,9 @@ export class QueueConsumer {
       throw error;
     }
   }
+}
+
+async function dispatch(handler: EventHandler | undefined, event: CloudEvent, receiveCount: number): Promise<void> {
+  if (!handler) throw new Error(`no handler for ${event.type} on this queue`);
+  return handler(event, { receiveCount });
 }

@@ -1,8 +1,9 @@
 /** The catalog service's environment, validated once at start (see @securecart/config). */
-import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { ConfigError, Env, loadConfig, TracingEnv, Type } from '@securecart/config';
 import { databaseTlsProblems } from '@securecart/db';
 
 export const CatalogEnv = Type.Object({
+  ...TracingEnv,
   NODE_ENV: Env.nodeEnv(),
   PORT: Env.port(3001),
   HOST: Type.String({ default: '0.0.0.0' }),

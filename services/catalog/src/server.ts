@@ -6,7 +6,8 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino, type Logger } from 'pino';
 import { Cache, connectRedis, MemoryStore, RedisStore, type SharedStore } from '@securecart/cache';
-import { loadConfigOrExit } from '@securecart/config';
+import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
+import { startTracing } from '@securecart/telemetry';
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import {
@@ -106,8 +107,14 @@ export async function startCatalogServer(config: CatalogConfig) {
 
 async function main() {
   const config = loadConfigOrExit('catalog', () => loadCatalogConfig());
+  // before the app is built: createHttpApp adds the request spans only when tracing is on
+  const tracing = await startTracing({ serviceName: 'catalog', ...tracingEndpoints(config) });
   const { app, close } = await startCatalogServer(config);
-  await serve(app, { port: config.PORT, host: config.HOST, cleanup: close });
+  const cleanup = async () => {
+    await close();
+    await tracing.shutdown();
+  };
+  await serve(app, { port: config.PORT, host: config.HOST, cleanup });
 }
 
 if (import.meta.main) await main();

@@ -1,10 +1,11 @@
 /**
- * The catalog as a real process: graceful shutdown on SIGTERM and refusal to start on bad configuration.
+ * The catalog as a real process: graceful shutdown on SIGTERM, tracing when configured, and refusal to start on bad
+ * configuration.
  */
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, startProcess, startTestIdentityProvider, waitFor, type TestIdentityProvider } from '@securecart/testing';
+import { freePort, startOtlpReceiver, startProcess, startTestIdentityProvider, waitFor, type TestIdentityProvider } from '@securecart/testing';
 import { newProduct } from './harness.ts';
 
 const infra = inject('infra');
@@ -68,6 +69,23 @@ describe('the catalog process', () => {
       expect(proc.output()).toMatch(/shut down cleanly/);
     } finally {
       proc.kill('SIGKILL');
+    }
+  });
+
+  it('with OTEL_EXPORTER_OTLP_ENDPOINT sends its request spans to the collector, the last ones flushed on SIGTERM', async () => {
+    const collector = await startOtlpReceiver();
+    const port = await freePort();
+    const proc = startProcess(serverScript, { ...env(port), OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, cwd);
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200, { timeoutMs: 20_000, what: 'the server to be live' });
+      // The batch processor exports every 5 s: a span still in it when the signal comes must be flushed by the shutdown.
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+      const span = collector.spans.find((s) => s.name === 'GET /health/live');
+      expect(span, collector.spans.map((s) => s.name).join(', ')).toMatchObject({ service: 'catalog', kind: 'server', attributes: { 'http.response.status_code': 200 } });
+    } finally {
+      proc.kill('SIGKILL');
+      await collector.close();
     }
   });
 

@@ -1,7 +1,8 @@
 /** The checkout service's environment, validated once at start (see @securecart/config). */
-import { Env, loadConfig, Type } from '@securecart/config';
+import { Env, loadConfig, TracingEnv, Type } from '@securecart/config';
 
 export const CheckoutEnv = Type.Object({
+  ...TracingEnv,
   NODE_ENV: Env.nodeEnv(),
   PORT: Env.port(3002),
   HOST: Type.String({ default: '0.0.0.0' }),

@@ -5,9 +5,10 @@
  */
 import { pino } from 'pino';
 import { connectRedis } from '@securecart/cache';
-import { loadConfigOrExit } from '@securecart/config';
+import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import { bootstrapTopology, createAwsClients, destroyAwsClients, SnsPublisher, topicArnFrom } from '@securecart/messaging';
+import { startTracing } from '@securecart/telemetry';
 import { buildCheckoutApp } from './app.ts';
 import { loadCheckoutConfig, type CheckoutConfig } from './config.ts';
 
@@ -37,6 +38,12 @@ export async function startCheckoutServer(config: CheckoutConfig) {
 
 if (import.meta.main) {
   const config = loadConfigOrExit('checkout', () => loadCheckoutConfig());
+  // before the app is built: createHttpApp adds the request spans only when tracing is on
+  const tracing = await startTracing({ serviceName: 'checkout', ...tracingEndpoints(config) });
   const { app, close } = await startCheckoutServer(config);
-  await serve(app, { port: config.PORT, host: config.HOST, cleanup: close });
+  const cleanup = async () => {
+    await close();
+    await tracing.shutdown();
+  };
+  await serve(app, { port: config.PORT, host: config.HOST, cleanup });
 }

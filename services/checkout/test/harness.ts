@@ -20,6 +20,8 @@ export interface CheckoutWorld {
   clients: AwsClients;
   addresses: MessagingAddresses;
   fauxqsUrl: string;
+  /** the prefix the topology was bootstrapped under (MESSAGING_PREFIX of a worker on the same fauxqs) */
+  prefix: string;
   redis: Redis;
   buildCheckout(options?: { snsEndpoint?: string; redisUrl?: string }): Promise<App>;
   close(): Promise<void>;
@@ -31,7 +33,8 @@ export async function startCheckoutWorld(infra: Infra, idp: TestIdentityProvider
   closers.push(() => fauxqs.stop());
   const clients = createAwsClients({ region: 'us-east-1', endpoint: fauxqs.address });
   closers.push(() => destroyAwsClients(clients));
-  const addresses = await bootstrapTopology(clients, { prefix: `${randomUUID().slice(0, 8)}-` });
+  const prefix = `${randomUUID().slice(0, 8)}-`;
+  const addresses = await bootstrapTopology(clients, { prefix });
 
   await migrateWithUrl(infra.databaseUrl, catalogMigrations);
   const primary = createPool(infra.databaseUrl, { name: 'catalog-for-checkout' });
@@ -72,7 +75,7 @@ export async function startCheckoutWorld(infra: Infra, idp: TestIdentityProvider
   };
   const checkout = await buildCheckout();
   return {
-    checkout, catalog, clients, addresses, fauxqsUrl: fauxqs.address, redis, buildCheckout,
+    checkout, catalog, clients, addresses, fauxqsUrl: fauxqs.address, prefix, redis, buildCheckout,
     close: async () => {
       for (const close of closers.reverse()) await close();
     },

@@ -1,8 +1,9 @@
 /** The fulfillment worker's environment, validated once at start (see @securecart/config). */
-import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { ConfigError, Env, loadConfig, TracingEnv, Type } from '@securecart/config';
 import { databaseTlsProblems } from '@securecart/db';
 
 export const FulfillmentEnv = Type.Object({
+  ...TracingEnv,
   NODE_ENV: Env.nodeEnv(),
   LOG_LEVEL: Env.logLevel(),
   DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),

@@ -9,7 +9,8 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino, type Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import { connectRedis } from '@securecart/cache';
-import { loadConfigOrExit } from '@securecart/config';
+import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
+import { startTracing } from '@securecart/telemetry';
 import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl, type Db } from '@securecart/db';
 import {
@@ -144,7 +145,8 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
 async function main() {
   const config = loadConfigOrExit('fulfillment', () => loadFulfillmentConfig());
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'fulfillment' } });
-  await runWorkerMain({ log, start: () => startFulfillmentWorker(config, { log }) });
+  const tracing = await startTracing({ serviceName: 'fulfillment', ...tracingEndpoints(config) });
+  await runWorkerMain({ log, start: () => startFulfillmentWorker(config, { log }), cleanup: tracing.shutdown });
 }
 
 if (import.meta.main) await main();

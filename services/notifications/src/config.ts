@@ -6,7 +6,7 @@
  * NODE_ENV=production, where it is `aws` and `local-sink` is refused: a production worker that writes customers'
  * emails to a folder would acknowledge every message and tell nobody.
  */
-import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { ConfigError, Env, loadConfig, TracingEnv, Type } from '@securecart/config';
 import { databaseTlsProblems } from '@securecart/db';
 
 /** `orders@shop.example` or `Shop <orders@shop.example>`: the forms SES accepts as FromEmailAddress. */
@@ -16,6 +16,7 @@ export const NOTIFY_CHANNELS = ['aws', 'local-sink'] as const;
 export type NotifyChannels = (typeof NOTIFY_CHANNELS)[number];
 
 export const NotificationsWorkerEnv = Type.Object({
+  ...TracingEnv,
   NODE_ENV: Env.nodeEnv(),
   LOG_LEVEL: Env.logLevel(),
   DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),

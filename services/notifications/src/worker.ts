@@ -8,7 +8,8 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino, type Logger } from 'pino';
-import { loadConfigOrExit } from '@securecart/config';
+import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
+import { startTracing } from '@securecart/telemetry';
 import { createPool, describeDatabaseTls, migrateWithUrl } from '@securecart/db';
 import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { bootstrapTopology, createAwsClients, destroyAwsClients, QueueConsumer, queueUrlFrom, type AwsClients } from '@securecart/messaging';
@@ -142,7 +143,8 @@ export async function startNotificationsWorker(config: NotificationsWorkerConfig
 async function main() {
   const config = loadConfigOrExit('notifications', () => loadNotificationsWorkerConfig());
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'notifications' } });
-  await runWorkerMain({ log, start: () => startNotificationsWorker(config, { log }), inFlight: 'deliveries' });
+  const tracing = await startTracing({ serviceName: 'notifications', ...tracingEndpoints(config) });
+  await runWorkerMain({ log, start: () => startNotificationsWorker(config, { log }), inFlight: 'deliveries', cleanup: tracing.shutdown });
 }
 
 if (import.meta.main) await main();

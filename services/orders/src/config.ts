@@ -2,11 +2,12 @@
  * The environment of the orders service's two processes, validated once at start (see @securecart/config):
  * the HTTP service (server.ts) and the orders-worker (worker.ts).
  */
-import { ConfigError, Env, loadConfig, Type } from '@securecart/config';
+import { ConfigError, Env, loadConfig, TracingEnv, Type } from '@securecart/config';
 import { databaseTlsProblems } from '@securecart/db';
 import { parseCopilotMap, queueUrlFrom, type QueueName } from '@securecart/messaging';
 
 const Common = {
+  ...TracingEnv,
   NODE_ENV: Env.nodeEnv(),
   LOG_LEVEL: Env.logLevel(),
   DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the primary'),

@@ -7,7 +7,8 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino } from 'pino';
 import { connectRedis } from '@securecart/cache';
-import { loadConfigOrExit } from '@securecart/config';
+import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
+import { startTracing } from '@securecart/telemetry';
 import { createPool, describeDatabaseTls, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import { buildOrdersApp } from './app.ts';
@@ -63,8 +64,14 @@ export async function startOrdersServer(config: OrdersConfig) {
 
 async function main() {
   const config = loadConfigOrExit('orders', () => loadOrdersConfig());
+  // before the app is built: createHttpApp adds the request spans only when tracing is on
+  const tracing = await startTracing({ serviceName: 'orders', ...tracingEndpoints(config) });
   const { app, close } = await startOrdersServer(config);
-  await serve(app, { port: config.PORT, host: config.HOST, cleanup: close });
+  const cleanup = async () => {
+    await close();
+    await tracing.shutdown();
+  };
+  await serve(app, { port: config.PORT, host: config.HOST, cleanup });
 }
 
 if (import.meta.main) await main();

@@ -9,7 +9,8 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
-import { loadConfigOrExit } from '@securecart/config';
+import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
+import { startTracing } from '@securecart/telemetry';
 import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl } from '@securecart/db';
 import {
@@ -161,7 +162,8 @@ async function openStatusFeed(config: OrdersWorkerConfig, log: Logger): Promise<
 async function main() {
   const config = loadConfigOrExit('orders-worker', () => loadOrdersWorkerConfig());
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'orders-worker' } });
-  await runWorkerMain({ log, start: () => startOrdersWorker(config, { log }) });
+  const tracing = await startTracing({ serviceName: 'orders-worker', ...tracingEndpoints(config) });
+  await runWorkerMain({ log, start: () => startOrdersWorker(config, { log }), cleanup: tracing.shutdown });
 }
 
 if (import.meta.main) await main();

@@ -12,6 +12,7 @@ import { Type } from 'typebox';
 import { CheckoutAccepted, CheckoutRequest, type CheckoutAccepted as Accepted } from '@securecart/contracts';
 import { badRequest, conflict, ProblemError, ProblemResponse, requireCustomer, serviceUnavailable, unprocessable, type App } from '@securecart/http-kit';
 import { createEvent, PublishError, TRACEPARENT } from '@securecart/messaging';
+import { currentTraceparent, tracingEnabled } from '@securecart/telemetry';
 import { IDEMPOTENCY_KEY, orderIdFor, requestHash, submittedEventIdFor } from '../domain/idempotency.ts';
 import { checkoutProblem, priceCart } from '../domain/pricing.ts';
 import type { CheckoutRouteContext } from './context.ts';
@@ -90,7 +91,7 @@ export async function checkoutRoutes(app: App, ctx: CheckoutRouteContext): Promi
           id: submittedEventIdFor(orderId),
           source: 'checkout',
           subject: orderId,
-          traceparent: incoming && TRACEPARENT.test(incoming) ? incoming : newTraceparent(),
+          traceparent: orderTraceparent(incoming),
           correlationId: request.id,
           data: {
             orderId,
@@ -125,6 +126,13 @@ export async function checkoutRoutes(app: App, ctx: CheckoutRouteContext): Promi
 
 function keyReused() {
   return unprocessable('This Idempotency-Key was used with a different request', 'idempotency-key-reused');
+}
+
+/** With tracing on, the request's span (which continued an incoming traceparent); off: the caller's, or a new trace. */
+function orderTraceparent(incoming: string | undefined): string {
+  const current = tracingEnabled() ? currentTraceparent() : undefined;
+  if (current) return current;
+  return incoming && TRACEPARENT.test(incoming) ? incoming : newTraceparent();
 }
 
 function newTraceparent(): string {
