@@ -2,9 +2,12 @@
  * Carts and checkout on real Redis, real SNS/SQS wire protocol (fauxqs) and a real catalog over HTTP.
  */
 import { randomUUID } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { drainQueue } from '@securecart/messaging';
 import { startTestIdentityProvider, TcpProxy, type TestIdentityProvider } from '@securecart/testing';
+import { CART_TTL_SECONDS } from '../src/cart-store.ts';
+import { CatalogClient } from '../src/catalog-client.ts';
 import { startCheckoutWorld, type CheckoutWorld } from './harness.ts';
 
 const infra = inject('infra');
@@ -222,5 +225,65 @@ describe('checkout', () => {
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe('carts expire, and catalog is reached through a snapshot cache, a timeout and a circuit breaker', () => {
+  it('keeps a cart for 7 days after its last change', async () => {
+    const sub = `cust-${randomUUID()}`;
+    const headers = { authorization: `Bearer ${await idp.token(sub)}` };
+    const p = await product();
+    await fill(headers, [[p.id, 1]]);
+    const ttl = await world.redis.ttl(`${infra.namespace}:checkout:cart:${sub}`);
+    expect(ttl).toBeGreaterThan(CART_TTL_SECONDS - 60);
+    expect(ttl).toBeLessThanOrEqual(CART_TTL_SECONDS);
+  });
+
+  it('asks catalog once for a product, then serves its snapshot from Redis for a few seconds', async () => {
+    const { port } = world.catalog.server.address() as AddressInfo;
+    const namespace = `${infra.namespace}:cc-${randomUUID().slice(0, 8)}`;
+    const client = new CatalogClient({ baseUrl: `http://127.0.0.1:${port}`, redis: world.redis, namespace, snapshotTtlSeconds: 5 });
+    const p = await product({ priceCents: 4321 });
+    const unknown = randomUUID();
+    const first = await client.lookup([p.id, unknown]);
+    expect(first.get(p.id)).toMatchObject({ id: p.id, priceCents: 4321 });
+    expect(first.has(unknown)).toBe(false); // products that do not exist are absent
+    expect(client.stats).toMatchObject({ calls: 1, snapshotHits: 0 });
+    const again = await client.lookup([p.id]);
+    expect(again.get(p.id)).toMatchObject({ priceCents: 4321 });
+    expect(client.stats).toMatchObject({ calls: 1, snapshotHits: 1 });
+    const ttl = await world.redis.pttl(`${namespace}:snapshot:${p.id}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(5_000);
+  });
+
+  it('gives up on a catalog that does not answer after its timeout, with a 503', async () => {
+    const silent = net.createServer(() => undefined); // accepts connections, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const client = new CatalogClient({ baseUrl: `http://127.0.0.1:${port}`, redis: world.redis, namespace: `${infra.namespace}:cc-${randomUUID()}`, timeoutMs: 300 });
+      const started = Date.now();
+      await expect(client.lookup([randomUUID()])).rejects.toMatchObject({ status: 503 });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('opens its breaker after consecutive failures: further calls fail at once with Retry-After, without reaching catalog', async () => {
+    const down = net.createServer();
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    const { port } = down.address() as AddressInfo;
+    await new Promise((resolve) => down.close(resolve)); // nothing listens there now: connections are refused
+    const client = new CatalogClient({
+      baseUrl: `http://127.0.0.1:${port}`, redis: world.redis, namespace: `${infra.namespace}:cc-${randomUUID()}`, breakerThreshold: 3, breakerOpenMs: 60_000,
+    });
+    for (let i = 0; i < 3; i++) await expect(client.lookup([randomUUID()])).rejects.toMatchObject({ status: 503 });
+    expect(client.stats).toMatchObject({ calls: 3, failures: 3, rejectedOpen: 0 });
+    const open = await client.lookup([randomUUID()]).catch((error: unknown) => error as { status: number; headers: Record<string, string> });
+    expect(open).toMatchObject({ status: 503 });
+    expect(Number((open as { headers: Record<string, string> }).headers['retry-after'])).toBeGreaterThan(50);
+    expect(client.stats).toMatchObject({ calls: 3, rejectedOpen: 1 });
   });
 });
