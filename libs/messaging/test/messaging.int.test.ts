@@ -322,6 +322,30 @@ describe('queue consumer', () => {
     });
   });
 
+  it('keeps a long handler\'s message hidden past its visibility timeout (heartbeat), so no other poller takes it', async () => {
+    await drain(addresses.queueUrls['orders-fulfillment-updates'], 100);
+    let calls = 0;
+    const consumer = new QueueConsumer({
+      sqs: clients.sqs,
+      queueUrl: addresses.queueUrls['orders-fulfillment-updates'],
+      pollers: 2,
+      visibilityTimeoutSeconds: 2, // a heartbeat every second extends it
+      handlers: {
+        'payment.captured': async () => {
+          calls++;
+          await new Promise((resolve) => setTimeout(resolve, 5_000)); // 2.5 × the visibility timeout
+        },
+      },
+    });
+    consumer.start();
+    cleanups.push(() => consumer.stop());
+    const event = createEvent({ name: 'payment.captured', source: 'fulfillment', subject: randomUUID(), data: { orderId: randomUUID(), paymentId: 'p-2', amountCents: 100, currency: 'USD' } });
+    await clients.sqs.send(new SendMessageCommand({ QueueUrl: addresses.queueUrls['orders-fulfillment-updates'], MessageBody: JSON.stringify(event) }));
+    await waitFor(() => consumer.stats.handled['com.securecart.payment.captured'] === 1, { timeoutMs: 15_000, what: 'the long handler to finish' });
+    await consumer.stop();
+    expect(calls).toBe(1);
+  }, 20_000);
+
   it('finishes the message in flight when stopped, so it is not delivered again', async () => {
     await drain(addresses.queueUrls['orders-fulfillment-updates'], 100);
     let started = 0;

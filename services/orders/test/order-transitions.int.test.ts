@@ -162,6 +162,29 @@ describe('cancel', () => {
       await replica.end();
     }
   });
+
+  it('finds an order placed while the replica is behind: the replica\'s 404 is checked on the primary', async () => {
+    const lagging = await buildTestOrders(infra, idp, { maxLagMs: 60_000 });
+    opened.push(lagging);
+    await waitFor(() => lagging.router.replicaState.healthy, { what: 'a healthy replica' });
+    const customer = await newCustomer();
+    const replica = new pg.Client({ connectionString: infra.databaseReadUrl });
+    await replica.connect();
+    try {
+      await replica.query('select pg_wal_replay_pause()');
+      const orderId = await placeOrder(customer.id, lagging); // intake wrote it on the primary only
+      const onReplica = await replica.query('select 1 from orders.orders where id = $1', [orderId]);
+      expect(onReplica.rowCount).toBe(0);
+      const res = await lagging.app.inject({ url: `/api/orders/${orderId}`, headers: { authorization: admin } });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ id: orderId, status: 'PLACED' });
+      // and an order that exists nowhere is still a 404
+      expect((await lagging.app.inject({ url: `/api/orders/${randomUUID()}`, headers: { authorization: admin } })).statusCode).toBe(404);
+    } finally {
+      await replica.query('select pg_wal_replay_resume()');
+      await replica.end();
+    }
+  });
 });
 
 describe('refund', () => {
