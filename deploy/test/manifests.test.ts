@@ -94,8 +94,8 @@ describe('each process', () => {
       const properties = CONFIGS[process.name]!.schema.properties as Record<string, { default?: number }>;
       const port = process.kind === LBWS ? properties.PORT!.default : properties.PROBE_PORT!.default;
       const command = readManifest(process.name).image.healthcheck?.command ?? [];
-      expect(command.slice(0, 3), process.name).toEqual(['CMD', 'node', '-e']);
-      expect(command[3], process.name).toContain(`'http://127.0.0.1:${port}/health/live'`);
+      // scripts/http-probe.sh, which every image carries as /usr/local/bin/http-probe
+      expect(command, process.name).toEqual(['CMD', 'http-probe', String(port), '/health/live']);
     }
   });
 

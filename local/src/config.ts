@@ -42,3 +42,16 @@ export const DevIdpEnv = Type.Object({
 
 export type DevIdpConfig = ReturnType<typeof loadDevIdpConfig>;
 export const loadDevIdpConfig = (env: Record<string, string | undefined> = process.env) => loadConfig(DevIdpEnv, env);
+
+/**
+ * The SNS/SQS emulator as a process of its own (compose mode, `local/src/sqs-emulator.ts`): fauxqs's server with a
+ * graceful stop. The variables are fauxqs's own.
+ */
+export const SqsEmulatorEnv = Type.Object({
+  FAUXQS_PORT: Env.port(4566),
+  FAUXQS_DEFAULT_REGION: Type.String({ default: 'us-east-1', minLength: 1 }),
+  FAUXQS_DATA_DIR: Type.Optional(Type.String({ minLength: 1, description: 'where queues, topics and messages are kept across restarts' })),
+});
+
+export type SqsEmulatorConfig = ReturnType<typeof loadSqsEmulatorConfig>;
+export const loadSqsEmulatorConfig = (env: Record<string, string | undefined> = process.env) => loadConfig(SqsEmulatorEnv, env);

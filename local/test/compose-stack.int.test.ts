@@ -9,13 +9,13 @@
  * What differs from Docker: Postgres (primary and replica) and Redis are the test run's; each container's port is
  * a free port here, its service name 127.0.0.1; a volume is a folder; apt packages (tini) come from this machine.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { createScratchDatabase, freePort, waitFor } from '@securecart/testing';
-import { assembleImage, type AssembledImage, type ComposeService, type ImageArgs, PROCESSES, readCompose } from './containers.ts';
+import { assembleImage, buildOf, type AssembledImage, type ComposeService, type ImageArgs, PROCESSES, readCompose, ROOT } from './containers.ts';
 import { startEdgeNginx, type RunningNginx } from './nginx.ts';
 import { exerciseCatalogThroughTheEdge, exerciseCheckoutThroughTheEdge, exercisePipelineThroughTheEdge } from './through-the-edge.ts';
 
@@ -102,7 +102,7 @@ function localEnvironment(name: string, image: AssembledImage): Record<string, s
 /** Starts a container's process: its entrypoint and command (compose's, else the image's), in the image's /app. */
 function startContainer(name: string): Running {
   const service = compose.services[name]!;
-  const image = images.get(JSON.stringify(service.build!.args))!;
+  const image = images.get(JSON.stringify(buildOf(compose, name)!.args))!;
   const entrypoint = service.entrypoint ?? image.entrypoint;
   const command = service.command ?? (service.entrypoint ? [] : image.cmd);
   // the image's node is the workspace's pinned Node, this test's own
@@ -130,26 +130,26 @@ async function waitUntilUsable(proc: Running) {
     expect(await proc.exited, `${proc.name} exits 0; output:\n${proc.output()}`).toBe(0);
     return;
   }
-  const check = service.healthcheck!.test!.join(' ');
-  const target = /http:\/\/127\.0\.0\.1:(\d+)(\/[^'"]*)/.exec(check);
-  if (!target) throw new Error(`${proc.name}: no HTTP health check to wait on (${check})`);
-  const url = `http://127.0.0.1:${ports[proc.name]}${target[2]}`;
+  // the compose check itself, `CMD http-probe PORT PATH`: the image's scripts/http-probe.sh, on this container's port here
+  const [kind, probe, , probePath] = service.healthcheck!.test!;
+  if (kind !== 'CMD' || probe !== 'http-probe' || !probePath) throw new Error(`${proc.name}: no http-probe health check to wait on (${service.healthcheck!.test!.join(' ')})`);
   await waitFor(
-    async () => {
+    () => {
       if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited (${proc.child.exitCode}):\n${proc.output()}`);
-      return (await fetch(url).catch(() => undefined))?.status === 200;
+      return spawnSync('bash', [path.join(ROOT, 'scripts/http-probe.sh'), String(ports[proc.name]), probePath], { stdio: 'ignore' }).status === 0;
     },
-    { timeoutMs: 60_000, intervalMs: 200, what: `${proc.name} healthy at ${target[2]}` },
+    { timeoutMs: 60_000, intervalMs: 200, what: `${proc.name} healthy at ${probePath}` },
   );
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'securecart-compose-'));
   // one image per distinct set of build arguments, as `docker compose build` makes them
-  for (const [name, service] of Object.entries(compose.services)) {
-    if (!service.build) continue;
-    const key = JSON.stringify(service.build.args);
-    if (!images.has(key)) images.set(key, assembleImage(service.build.args as unknown as ImageArgs, dir, name));
+  for (const name of Object.keys(compose.services)) {
+    const build = buildOf(compose, name);
+    if (!build) continue;
+    const key = JSON.stringify(build.args);
+    if (!images.has(key)) images.set(key, assembleImage(build.args as unknown as ImageArgs, dir, name));
   }
   // an empty database, as a first `docker compose up` finds it: the migrate job migrates and seeds it
   scratch = await createScratchDatabase(infra, 'compose');
@@ -182,7 +182,7 @@ describe('docker compose up, without Docker', () => {
     for (const service of Object.values(compose.services)) {
       const args = service.build?.args as unknown as ImageArgs | undefined;
       if (!args?.PACKAGE_DIR.startsWith('services/')) continue;
-      const packages = readdirSync(path.join(images.get(JSON.stringify(service.build!.args))!.app, 'node_modules/.pnpm'));
+      const packages = readdirSync(path.join(images.get(JSON.stringify(args))!.app, 'node_modules/.pnpm'));
       expect(packages.filter((p) => devOnly.test(p)), `${args.PACKAGE_DIR} ${args.ENTRY}`).toEqual([]);
       checked++;
     }

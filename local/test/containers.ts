@@ -48,6 +48,16 @@ export function readCompose(file = path.join(ROOT, 'docker-compose.yml')): Compo
 }
 
 /**
+ * The build of a service's image: its own, or that of the service that builds the same image (Compose builds an
+ * image once, for every service that names it, and does not try to pull it).
+ */
+export function buildOf(compose: ComposeFile, name: string): ComposeService['build'] {
+  const service = compose.services[name];
+  if (!service) throw new Error(`docker-compose.yml has no service ${name}`);
+  return service.build ?? Object.values(compose.services).find((s) => s.build && s.image === service.image)?.build;
+}
+
+/**
  * Every process SecureCart runs, with the schema its config module validates its environment against, the loader
  * that adds the cross-variable rules, and the variable naming the port its /health/* answer on.
  * The services/ processes are found on disk too (processesInServices), so a new one cannot be forgotten here.

@@ -113,13 +113,13 @@ export async function exerciseCheckoutThroughTheEdge(base: string) {
 
 const ADDRESS = { name: 'Dana', line1: '2 Side St', city: 'Springfield', postalCode: '12345', country: 'US' };
 
-async function customer(base: string, sub: string, email?: string) {
+export async function customer(base: string, sub: string, email?: string) {
   const minted = await json(await fetch(`${base}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub, ...(email ? { email } : {}) }) }));
   return { authorization: `Bearer ${minted.body.accessToken}`, 'content-type': 'application/json' };
 }
 
 /** Fills the cart with `quantity` of one product and checks out: returns the order id. */
-async function buy(base: string, headers: Record<string, string>, productId: string, options: { quantity?: number; token?: string; postalCode?: string; email?: string } = {}) {
+export async function buy(base: string, headers: Record<string, string>, productId: string, options: { quantity?: number; token?: string; postalCode?: string; email?: string } = {}) {
   const put = await fetch(`${base}/api/cart/items/${productId}`, { method: 'PUT', headers, body: JSON.stringify({ quantity: options.quantity ?? 1 }) });
   expect(put.status, await put.clone().text()).toBe(200);
   const res = await json(await fetch(`${base}/api/checkout`, {
@@ -135,14 +135,14 @@ async function buy(base: string, headers: Record<string, string>, productId: str
   return res.body.orderId as string;
 }
 
-async function settled(base: string, headers: Record<string, string>, orderId: string, statuses: string[], timeoutMs = 30_000, intervalMs = 100) {
+export async function settled(base: string, headers: Record<string, string>, orderId: string, statuses: string[], timeoutMs = 30_000, intervalMs = 100) {
   return waitFor(async () => {
     const res = await json(await fetch(`${base}/api/orders/${orderId}`, { headers }));
     return res.status === 200 && statuses.includes(res.body.status) && res.body;
   }, { timeoutMs, intervalMs, what: `order ${orderId} to be ${statuses.join(' or ')}` });
 }
 
-async function newProduct(base: string, stock: number): Promise<string> {
+export async function newProduct(base: string, stock: number): Promise<string> {
   const token = (await json(await fetch(`${base}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'pipeline-admin', groups: ['admin'] }) }))).body.accessToken;
   const n = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const created = await json(await fetch(`${base}/api/catalog/products`, {
@@ -154,10 +154,10 @@ async function newProduct(base: string, stock: number): Promise<string> {
   return created.body.id as string;
 }
 
-const stockOf = async (base: string, productId: string) => (await json(await fetch(`${base}/api/catalog/products/${productId}`))).body.stock as number;
+export const stockOf = async (base: string, productId: string) => (await json(await fetch(`${base}/api/catalog/products/${productId}`))).body.stock as number;
 
 /** Reads a text/event-stream until the server closes it: the `status` events' data, in order. */
-async function readStatusStream(res: Response): Promise<{ id: string; status: string }[]> {
+export async function readStatusStream(res: Response): Promise<{ id: string; status: string }[]> {
   const events: { id: string; status: string }[] = [];
   const text = await res.text(); // resolves when the server ends the stream
   for (const block of text.split('\n\n')) {

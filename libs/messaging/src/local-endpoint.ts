@@ -1,6 +1,6 @@
 /**
- * fauxqs (the SQS/SNS wire protocol, in this process) with SecureCart's topology bootstrapped under a prefix of
- * its own: what tests and local tools use where AWS would be. A subpath of its own (`@securecart/messaging/local`),
+ * fauxqs (the SQS/SNS wire protocol, in this process, or one already running elsewhere: `endpoint`) with
+ * SecureCart's topology bootstrapped under a prefix of its own: what tests and local tools use where AWS would be. A subpath of its own (`@securecart/messaging/local`),
  * so that a deployed service never loads fauxqs, and its image need not carry it (fauxqs is a devDependency here).
  */
 import { randomUUID } from 'node:crypto';
@@ -20,20 +20,21 @@ export interface LocalMessaging {
   close(): Promise<void>;
 }
 
-export async function startLocalMessaging(options: { port?: number; prefix?: string } = {}): Promise<LocalMessaging> {
-  const fauxqs = await startFauxqs({ port: options.port ?? 0, logger: false });
-  const clients = createAwsClients({ region: 'us-east-1', endpoint: fauxqs.address });
+export async function startLocalMessaging(options: { port?: number; prefix?: string; endpoint?: string } = {}): Promise<LocalMessaging> {
+  const fauxqs = options.endpoint ? undefined : await startFauxqs({ port: options.port ?? 0, logger: false });
+  const endpoint = options.endpoint ?? fauxqs!.address;
+  const clients = createAwsClients({ region: 'us-east-1', endpoint });
   const prefix = options.prefix ?? `t${randomUUID().slice(0, 8)}-`;
   const addresses = await bootstrapTopology(clients, { prefix });
   return {
     clients,
     addresses,
     publisher: new SnsPublisher(clients),
-    endpoint: fauxqs.address,
+    endpoint,
     prefix,
     close: async () => {
       destroyAwsClients(clients);
-      await fauxqs.stop();
+      await fauxqs?.stop();
     },
   };
 }

@@ -10,7 +10,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const { infra, tearDown } = await setUpInfra();
-  process.stdout.write(`integration infrastructure (${infra.source}): ${infra.databaseUrl.replace(/\/\/[^@]*@/, '//')} + replica, ${infra.redisUrl}\n`);
+  process.stdout.write(`integration infrastructure (${infra.source}): ${infra.databaseUrl.replace(/\/\/[^@]*@/, '//')} + replica, ${infra.redisUrl}, SNS/SQS ${infra.sqsEndpoint}\n`);
   project.provide('infra', infra);
   return tearDown;
 }

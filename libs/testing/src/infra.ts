@@ -1,18 +1,25 @@
 /**
- * The integration suite's infrastructure: a Postgres primary with a streaming replica, and Redis.
+ * The integration suite's infrastructure: a Postgres primary with a streaming replica, Redis, and an SNS/SQS
+ * emulator out of the test process (for tests whose workers run as processes of their own).
  *
- * 1. When a Docker engine answers, testcontainers starts all three (the replica is a pg_basebackup of the
- *    primary, streaming over a container network).
- * 2. Otherwise the services named by TEST_DATABASE_URL, TEST_DATABASE_READ_URL and TEST_REDIS_URL are used
- *    (that is what CI does: scripts/with-local-infra.sh starts a replica of the machine's Postgres).
+ * 1. The services named by TEST_DATABASE_URL, TEST_DATABASE_READ_URL and TEST_REDIS_URL, when they are set
+ *    (`pnpm test:local`: scripts/with-local-infra.sh starts a replica of the machine's Postgres and sets them);
+ *    the emulator is then a child process (local/src/sqs-emulator.ts).
+ * 2. Otherwise, when a Docker engine answers, testcontainers starts all four as containers (the replica is a
+ *    pg_basebackup of the primary, streaming over a container network; the emulator is this checkout's
+ *    local/src/sqs-emulator.ts in the Node image the services are built on). That is what `pnpm test` and CI do.
  * 3. Otherwise the run fails and says what to provide. It never skips.
  *
  * Every run gets a fresh database (created on the primary, waited for on the replica) and a fresh Redis
  * namespace, so runs never interfere; the database is dropped at the end.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { freePort } from './process.ts';
+import { waitFor } from './wait-for.ts';
 
 export interface Infra {
   /** a superuser URL of the fresh test database on the primary */
@@ -20,6 +27,8 @@ export interface Infra {
   /** the same database on the streaming replica */
   databaseReadUrl: string;
   redisUrl: string;
+  /** an SNS/SQS emulator (fauxqs) out of the test process; bootstrap the topology under a prefix of your own */
+  sqsEndpoint: string;
   /** prefix for every Redis key and channel of this run */
   namespace: string;
   /** how the infrastructure was found: "testcontainers" or "environment" */
@@ -30,8 +39,46 @@ interface Started {
   primaryUrl: string;
   replicaUrl: string;
   redisUrl: string;
+  sqsEndpoint: string;
   source: Infra['source'];
   stop: () => Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const EMULATOR_ENTRY = 'local/src/sqs-emulator.ts';
+
+/** The Node image every service image is built on: Dockerfile.base's first FROM. */
+function nodeImage(): string {
+  const from = /^FROM\s+(node:\S+)/m.exec(readFileSync(`${ROOT}/Dockerfile.base`, 'utf8'));
+  if (!from) throw new Error('Dockerfile.base has no FROM node:… line');
+  return from[1]!;
+}
+
+async function emulatorAnswers(endpoint: string): Promise<boolean> {
+  return (await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined))?.ok === true;
+}
+
+/** The emulator as a child process of the test run (the environment path). */
+async function startEmulatorProcess(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [EMULATOR_ENTRY], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', FAUXQS_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`${EMULATOR_ENTRY} exited with ${child.exitCode}`);
+    return emulatorAnswers(endpoint);
+  }, { timeoutMs: 20_000, intervalMs: 100, what: 'the SNS/SQS emulator process' });
+  return {
+    endpoint,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 export const MISSING_INFRA_MESSAGE = `The integration tests need a Postgres primary with a streaming replica, and Redis.
@@ -81,21 +128,32 @@ async function startContainers(): Promise<Started> {
     .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept read-only connections/))
     .start();
   const redis = await new GenericContainer('redis:7').withExposedPorts(6379).start();
+  // this checkout's emulator entry, read-only, run by the Node the images are built on
+  const emulator = await new GenericContainer(nodeImage())
+    .withBindMounts([{ source: ROOT, target: '/workspace', mode: 'ro' }])
+    .withWorkingDir('/workspace')
+    .withUser('node')
+    .withEnvironment({ FAUXQS_PORT: '4566' })
+    .withCommand(['node', EMULATOR_ENTRY])
+    .withExposedPorts(4566)
+    .withWaitStrategy(Wait.forHttp('/health', 4566))
+    .start();
   const url = (c: { getHost(): string; getMappedPort(p: number): number }, port: number) => `${c.getHost()}:${c.getMappedPort(port)}`;
   return {
     primaryUrl: `postgres://postgres@${url(primary, 5432)}/postgres`,
     replicaUrl: `postgres://postgres@${url(replica, 5432)}/postgres`,
     redisUrl: `redis://${url(redis, 6379)}`,
+    sqsEndpoint: `http://${url(emulator, 4566)}`,
     source: 'testcontainers',
     stop: async () => {
-      await Promise.allSettled([replica.stop(), redis.stop()]);
+      await Promise.allSettled([replica.stop(), redis.stop(), emulator.stop()]);
       await primary.stop();
       await network.stop();
     },
   };
 }
 
-function fromEnvironment(): Started | undefined {
+async function fromEnvironment(): Promise<Started | undefined> {
   const primaryUrl = process.env.TEST_DATABASE_URL;
   const replicaUrl = process.env.TEST_DATABASE_READ_URL;
   const redisUrl = process.env.TEST_REDIS_URL;
@@ -108,7 +166,8 @@ function fromEnvironment(): Started | undefined {
     .filter(([, v]) => !v)
     .map(([k]) => k);
   if (missing.length > 0) throw new Error(`Set ${missing.join(' and ')} too.\n\n${MISSING_INFRA_MESSAGE}`);
-  return { primaryUrl: primaryUrl!, replicaUrl: replicaUrl!, redisUrl: redisUrl!, source: 'environment', stop: async () => {} };
+  const emulator = await startEmulatorProcess();
+  return { primaryUrl: primaryUrl!, replicaUrl: replicaUrl!, redisUrl: redisUrl!, sqsEndpoint: emulator.endpoint, source: 'environment', stop: emulator.stop };
 }
 
 export function withDatabase(url: string, database: string): string {
@@ -155,7 +214,7 @@ export async function createScratchDatabase(infra: Infra, label: string) {
 }
 
 export async function setUpInfra(): Promise<{ infra: Infra; tearDown: () => Promise<void> }> {
-  const started = fromEnvironment() ?? ((await dockerAvailable()) ? await startContainers() : undefined);
+  const started = (await fromEnvironment()) ?? ((await dockerAvailable()) ? await startContainers() : undefined);
   if (!started) throw new Error(MISSING_INFRA_MESSAGE);
 
   const recovery = await query(started.replicaUrl, 'select pg_is_in_recovery() as r');
@@ -169,6 +228,7 @@ export async function setUpInfra(): Promise<{ infra: Infra; tearDown: () => Prom
     databaseUrl: withDatabase(started.primaryUrl, database),
     databaseReadUrl: withDatabase(started.replicaUrl, database),
     redisUrl: started.redisUrl,
+    sqsEndpoint: started.sqsEndpoint,
     namespace: `test:${database}`,
     source: started.source,
   };

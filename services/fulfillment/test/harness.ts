@@ -36,7 +36,8 @@ export interface FulfillmentRig {
   close(): Promise<void>;
 }
 
-export async function startFulfillmentRig(infra: Infra, idp: TestIdentityProvider): Promise<FulfillmentRig> {
+/** `outOfProcess`: the run's SNS/SQS emulator (infra.sqsEndpoint) instead of one in this process, for worker processes. */
+export async function startFulfillmentRig(infra: Infra, idp: TestIdentityProvider, options: { outOfProcess?: boolean } = {}): Promise<FulfillmentRig> {
   await migrateWithUrl(infra.databaseUrl, catalogMigrations);
   await migrateWithUrl(infra.databaseUrl, fulfillmentMigrations);
   const sql = new pg.Pool({ connectionString: infra.databaseUrl, max: 6 });
@@ -46,7 +47,7 @@ export async function startFulfillmentRig(infra: Infra, idp: TestIdentityProvide
   await Promise.all([router.start(), cache.start()]);
   const catalog: App = await buildCatalogApp({ db: router, cache, verifier: createJwksVerifier(idp), logger: false }, { namespace: infra.namespace });
   const catalogUrl = await catalog.listen({ port: 0, host: '127.0.0.1' });
-  const messaging = await startLocalMessaging();
+  const messaging = await startLocalMessaging(options.outOfProcess ? { endpoint: infra.sqsEndpoint } : {});
   const updates = new QueueTap(messaging.clients, messaging.addresses.queueUrls['orders-fulfillment-updates']);
   const admin = `Bearer ${await idp.token('admin-fulfillment', { admin: true })}`;
   let n = 0;

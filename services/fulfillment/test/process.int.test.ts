@@ -16,7 +16,7 @@ let rig: FulfillmentRig;
 
 beforeAll(async () => {
   idp = await startTestIdentityProvider();
-  rig = await startFulfillmentRig(infra, idp);
+  rig = await startFulfillmentRig(infra, idp, { outOfProcess: true });
 });
 afterAll(async () => {
   await rig?.close();

@@ -1,6 +1,6 @@
 /**
  * The notifications worker on the run's real infrastructure: Postgres (the run's database, `notifications` schema
- * migrated), fauxqs embedded (the SQS/SNS wire protocol) with SecureCart's topology bootstrapped under a prefix of
+ * migrated), fauxqs (the SQS/SNS wire protocol, embedded or the run's emulator) with SecureCart's topology bootstrapped under a prefix of
  * its own, and local sinks in scratch folders. Events are built as the orders-worker's outbox emits them.
  */
 import { randomUUID } from 'node:crypto';
@@ -8,14 +8,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { startFauxqs } from 'fauxqs';
 import type pg from 'pg';
 import type { EventPayload } from '@securecart/contracts';
 import { migrateWithUrl } from '@securecart/db';
-import {
-  bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, SnsPublisher, type AwsClients, type CloudEvent,
-  type MessagingAddresses, type QueueName,
-} from '@securecart/messaging';
+import { createEvent, type CloudEvent, type QueueName } from '@securecart/messaging';
+import { startLocalMessaging, type LocalMessaging } from '@securecart/messaging/local';
 import type { Infra } from '@securecart/testing';
 import type { SinkFile } from '../src/channels/local-sink.ts';
 import type { Senders } from '../src/channels/ports.ts';
@@ -28,32 +25,22 @@ export async function migrateNotifications(infra: Infra): Promise<void> {
   await migrateWithUrl(infra.databaseUrl, notificationsMigrations);
 }
 
-export interface TestMessaging {
-  clients: AwsClients;
-  addresses: MessagingAddresses;
-  publisher: SnsPublisher;
-  endpoint: string;
-  prefix: string;
+export interface TestMessaging extends LocalMessaging {
   /** publishes events on the real `order-events` topic, as the orders-worker's outbox relay does */
   publishOrderEvents(events: CloudEvent[]): Promise<void>;
   /** messages on a queue, visible or in flight */
   queueDepth(queue: QueueName, deadLetter?: boolean): Promise<number>;
-  close(): Promise<void>;
 }
 
-/** fauxqs in this process, with SecureCart's topology bootstrapped under a prefix of its own. */
-export async function startTestMessaging(): Promise<TestMessaging> {
-  const fauxqs = await startFauxqs({ port: 0, logger: false });
-  const clients = createAwsClients({ region: 'us-east-1', endpoint: fauxqs.address });
-  const prefix = `n${randomUUID().slice(0, 8)}-`;
-  const addresses = await bootstrapTopology(clients, { prefix });
-  const publisher = new SnsPublisher(clients);
+/**
+ * fauxqs with SecureCart's topology bootstrapped under a prefix of its own: in this process, or the run's emulator
+ * out of process (`endpoint`: infra.sqsEndpoint), for workers that run as processes of their own.
+ */
+export async function startTestMessaging(options: { endpoint?: string } = {}): Promise<TestMessaging> {
+  const messaging = await startLocalMessaging({ prefix: `n${randomUUID().slice(0, 8)}-`, ...options });
+  const { clients, addresses, publisher } = messaging;
   return {
-    clients,
-    addresses,
-    publisher,
-    endpoint: fauxqs.address,
-    prefix,
+    ...messaging,
     publishOrderEvents: (events) => publisher.publish(addresses.topicArns['order-events'], events),
     queueDepth: async (queue, deadLetter = false) => {
       const attributes = await clients.sqs.send(
@@ -63,10 +50,6 @@ export async function startTestMessaging(): Promise<TestMessaging> {
         }),
       );
       return Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-    },
-    close: async () => {
-      destroyAwsClients(clients);
-      await fauxqs.stop();
     },
   };
 }

@@ -18,7 +18,7 @@ let sql: pg.Pool;
 let sink: Awaited<ReturnType<typeof scratchDir>>;
 
 beforeAll(async () => {
-  messaging = await startTestMessaging();
+  messaging = await startTestMessaging({ endpoint: infra.sqsEndpoint });
   sql = new pg.Pool({ connectionString: infra.databaseUrl });
   sink = await scratchDir('process');
 });

@@ -131,8 +131,12 @@ export function submittedEvent(customerId: string, overrides: Partial<EventPaylo
 
 export type TestMessaging = LocalMessaging;
 
-/** fauxqs in this process, with SecureCart's topology bootstrapped under a prefix of its own. */
-export const startTestMessaging = (): Promise<TestMessaging> => startLocalMessaging({ prefix: `o${randomUUID().slice(0, 8)}-` });
+/**
+ * fauxqs with SecureCart's topology bootstrapped under a prefix of its own: in this process, or the run's emulator
+ * out of process (`endpoint`: infra.sqsEndpoint), for workers that run as processes of their own.
+ */
+export const startTestMessaging = (options: { endpoint?: string } = {}): Promise<TestMessaging> =>
+  startLocalMessaging({ prefix: `o${randomUUID().slice(0, 8)}-`, ...options });
 
 export type TestWorker = OrdersWorker & {
   /** every log line the worker wrote, parsed */

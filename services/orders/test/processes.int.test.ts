@@ -19,7 +19,7 @@ let sql: pg.Pool;
 
 beforeAll(async () => {
   idp = await startTestIdentityProvider();
-  messaging = await startTestMessaging();
+  messaging = await startTestMessaging({ endpoint: infra.sqsEndpoint });
   sql = new pg.Pool({ connectionString: infra.databaseUrl });
 });
 afterAll(async () => {
