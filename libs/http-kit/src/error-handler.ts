@@ -87,7 +87,10 @@ export function sendProblem(reply: FastifyReply, problem: ProblemError): Fastify
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error);
-    if (problem.status >= 500) {
+    if (problem.status === 503) {
+      // a dependency down or busy: a designed answer with Retry-After, not a fault here; its cause is logged
+      request.log.warn({ err: error, status: 503 }, problem.detail);
+    } else if (problem.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     } else if (problem.status !== 404) {
       request.log.info({ status: problem.status, problem: problem.type }, problem.detail);

@@ -2,6 +2,7 @@
  * Carts and checkout on real Redis, real SNS/SQS wire protocol (fauxqs) and a real catalog over HTTP.
  */
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { drainQueue } from '@securecart/messaging';
@@ -228,7 +229,7 @@ describe('checkout', () => {
   });
 });
 
-describe('carts expire, and catalog is reached through a snapshot cache, a timeout and a circuit breaker', () => {
+describe('carts expire, and catalog is reached through a snapshot cache and resilience policies (single flight, bulkhead, retry, breaker, timeout)', () => {
   it('keeps a cart for 7 days after its last change', async () => {
     const sub = `cust-${randomUUID()}`;
     const headers = { authorization: `Bearer ${await idp.token(sub)}` };
@@ -257,33 +258,102 @@ describe('carts expire, and catalog is reached through a snapshot cache, a timeo
     expect(ttl).toBeLessThanOrEqual(5_000);
   });
 
-  it('gives up on a catalog that does not answer after its timeout, with a 503', async () => {
+  it('gives up on a catalog that does not answer after its timeout and one retry, with a 503', async () => {
     const silent = net.createServer(() => undefined); // accepts connections, never answers
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = silent.address() as AddressInfo;
-      const client = new CatalogClient({ baseUrl: `http://127.0.0.1:${port}`, redis: world.redis, namespace: `${infra.namespace}:cc-${randomUUID()}`, timeoutMs: 300 });
+      const client = new CatalogClient({ baseUrl: `http://127.0.0.1:${port}`, redis: world.redis, namespace: `${infra.namespace}:cc-${randomUUID()}`, timeoutMs: 300, retries: 1 });
       const started = Date.now();
       await expect(client.lookup([randomUUID()])).rejects.toMatchObject({ status: 503 });
-      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(Date.now() - started).toBeLessThan(2_500);
+      expect(client.stats).toMatchObject({ calls: 2, failures: 1 });
     } finally {
       silent.close();
     }
   });
 
-  it('opens its breaker after consecutive failures: further calls fail at once with Retry-After, without reaching catalog', async () => {
+  it('retries a look-up that failed with a 5xx, and serves it', async () => {
+    const catalog = await fakeCatalog({ failFirst: 1 });
+    try {
+      const client = new CatalogClient({ baseUrl: catalog.url, redis: world.redis, namespace: `${infra.namespace}:cc-${randomUUID()}` });
+      const id = randomUUID();
+      expect((await client.lookup([id])).get(id)).toMatchObject({ id });
+      expect(catalog.requests()).toBe(2);
+      expect(client.stats).toMatchObject({ calls: 2, failures: 0 });
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it('opens its breaker when most calls fail: further calls fail at once with Retry-After, without reaching catalog', async () => {
     const down = net.createServer();
     await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
     const { port } = down.address() as AddressInfo;
     await new Promise((resolve) => down.close(resolve)); // nothing listens there now: connections are refused
     const client = new CatalogClient({
-      baseUrl: `http://127.0.0.1:${port}`, redis: world.redis, namespace: `${infra.namespace}:cc-${randomUUID()}`, breakerThreshold: 3, breakerOpenMs: 60_000,
+      baseUrl: `http://127.0.0.1:${port}`, redis: world.redis, namespace: `${infra.namespace}:cc-${randomUUID()}`,
+      retries: 0, breakerWindowMs: 1_000, breakerMinimumRps: 1, breakerOpenMs: 60_000,
     });
-    for (let i = 0; i < 3; i++) await expect(client.lookup([randomUUID()])).rejects.toMatchObject({ status: 503 });
-    expect(client.stats).toMatchObject({ calls: 3, failures: 3, rejectedOpen: 0 });
+    await expect(client.lookup([randomUUID()])).rejects.toMatchObject({ status: 503 });
+    expect(client.stats).toMatchObject({ calls: 1, failures: 1, rejectedOpen: 0 });
     const open = await client.lookup([randomUUID()]).catch((error: unknown) => error as { status: number; headers: Record<string, string> });
     expect(open).toMatchObject({ status: 503 });
     expect(Number((open as { headers: Record<string, string> }).headers['retry-after'])).toBeGreaterThan(50);
-    expect(client.stats).toMatchObject({ calls: 3, rejectedOpen: 1 });
+    expect(client.stats).toMatchObject({ calls: 1, rejectedOpen: 1 });
+  });
+
+  it('serves a burst: 60 look-ups of one product share one call, and 60 of different products queue for a few calls at a time', async () => {
+    const catalog = await fakeCatalog({ delayMs: 40 });
+    try {
+      const client = new CatalogClient({ baseUrl: catalog.url, redis: world.redis, namespace: `${infra.namespace}:cc-${randomUUID()}`, concurrency: 4 });
+      const one = randomUUID();
+      const same = await Promise.all(Array.from({ length: 60 }, () => client.lookup([one])));
+      expect(same.every((found) => found.get(one)?.id === one)).toBe(true);
+      expect(catalog.requests()).toBe(1);
+      expect(client.stats.sharedLookups).toBe(59);
+
+      const ids = Array.from({ length: 60 }, () => randomUUID());
+      const many = await Promise.all(ids.map((id) => client.lookup([id])));
+      expect(many.every((found, i) => found.get(ids[i]!)?.id === ids[i])).toBe(true);
+      expect(catalog.requests()).toBe(61);
+      expect(catalog.maxConcurrent()).toBe(4);
+      expect(client.stats).toMatchObject({ failures: 0, rejectedBusy: 0, rejectedOpen: 0 });
+    } finally {
+      await catalog.close();
+    }
   });
 });
+
+/** A stand-in for catalog's look-up route, for the client's policies: counts requests and how many overlap. */
+async function fakeCatalog(options: { failFirst?: number; delayMs?: number }) {
+  let requests = 0;
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+    req.on('end', () => {
+      requests++;
+      concurrent++;
+      maxConcurrent = Math.max(maxConcurrent, concurrent);
+      setTimeout(() => {
+        concurrent--;
+        if (requests <= (options.failFirst ?? 0)) {
+          res.writeHead(500).end();
+          return;
+        }
+        const { ids } = JSON.parse(raw) as { ids: string[] };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ items: ids.map((id) => ({ id, sku: `S-${id}`, name: 'Fake', priceCents: 100, currency: 'USD', stock: 5, status: 'active' })) }));
+      }, options.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    maxConcurrent: () => maxConcurrent,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
