@@ -14,7 +14,7 @@ import { ReplicaRouter } from '@securecart/db';
 import { createDevIdentityProvider, devIdentityRoutes, type DevIdentityProvider } from '@securecart/dev-idp';
 import { buildEdge } from '@securecart/edge';
 import { createJwksVerifier } from '@securecart/http-kit';
-import { fulfillmentHandlers, fulfillmentMigrations, FULFILLMENT_SCHEMA, retryDelay, sagaDepsFrom } from '@securecart/fulfillment';
+import { fulfillmentHandlers, fulfillmentMigrations, FULFILLMENT_SCHEMA, retryDelay, sagaDepsFrom, StuckSagaResumer } from '@securecart/fulfillment';
 import { OutboxRelay, QueueConsumer, SnsPublisher, type QueueName } from '@securecart/messaging';
 import { createLocalSink, notificationHandlers, notificationsMigrations } from '@securecart/notifications';
 import {
@@ -134,9 +134,12 @@ export async function startEmbedded(config: EmbeddedConfig, deps: EmbeddedDeps =
     consume('notifications', notificationHandlers({ db: database.primary, senders: sink, log: notificationsLog }), notificationsLog),
   ];
   for (const relay of relays) await relay.start();
+  // as the fulfillment worker does: sagas whose messages are gone are resumed (FulfillmentEnv's defaults)
+  const resumer = new StuckSagaResumer(sagaDeps, { stuckAfterSeconds: 600, checkSeconds: 30, log: fulfillmentLog });
+  resumer.start();
   for (const consumer of consumers) consumer.start();
   // stopped before the database closes (stops run in reverse): consumers first, then the relays
-  stops.push(...relays.map((relay) => () => relay.stop()), ...consumers.map((consumer) => () => consumer.stop()));
+  stops.push(...relays.map((relay) => () => relay.stop()), ...consumers.map((consumer) => () => consumer.stop()), () => resumer.stop());
   const apps = [catalog, checkout, orders];
 
   const edge = await buildEdge({

@@ -19,7 +19,14 @@ import type { EventName } from '@securecart/contracts';
 import { inSpan, tracingEnabled } from '@securecart/telemetry';
 import { eventNameOf, parseEvent, type CloudEvent } from './envelope.ts';
 
-export type EventHandler = (event: CloudEvent, context: { receiveCount: number }) => Promise<void>;
+export interface HandlerContext {
+  /** how many times SQS has handed this message out, this time included */
+  receiveCount: number;
+  /** the SQS message id: the same on every delivery of one message (a redelivery is the same delivery, tried again) */
+  messageId?: string;
+}
+
+export type EventHandler = (event: CloudEvent, context: HandlerContext) => Promise<void>;
 
 /** Handles several events of one type at once, atomically: it either handles them all or throws having changed nothing. */
 export type BatchEventHandler = (events: CloudEvent[]) => Promise<void>;
@@ -229,10 +236,10 @@ export class QueueConsumer {
             parent: event.traceparent,
             attributes: { ...this.spanAttributes(queue), 'messaging.message.id': message.MessageId, 'cloudevents.event_id': event.id, 'cloudevents.event_type': event.type },
           },
-          () => dispatch(handler, event, receiveCount),
+          () => dispatch(handler, event, { receiveCount, messageId: message.MessageId }),
         );
       } else {
-        await dispatch(handler, event, receiveCount);
+        await dispatch(handler, event, { receiveCount, messageId: message.MessageId });
       }
       this.stats.handled[type] = (this.stats.handled[type] ?? 0) + 1;
       this.counted?.inc({ queue, type, outcome: 'handled' });
@@ -249,7 +256,7 @@ export class QueueConsumer {
   }
 }
 
-async function dispatch(handler: EventHandler | undefined, event: CloudEvent, receiveCount: number): Promise<void> {
+async function dispatch(handler: EventHandler | undefined, event: CloudEvent, context: HandlerContext): Promise<void> {
   if (!handler) throw new Error(`no handler for ${event.type} on this queue`);
-  return handler(event, { receiveCount });
+  return handler(event, context);
 }

@@ -22,6 +22,8 @@ export const FulfillmentEnv = Type.Object({
   POLLERS: Env.positiveInt(2, 'concurrent receive loops on the fulfillment queue (each handles a batch of up to 10)'),
   VISIBILITY_TIMEOUT_SECONDS: Env.positiveInt(30, 'how long a received message stays hidden; also the lease on a saga'),
   RETRY_BASE_SECONDS: Type.Integer({ minimum: 0, default: 1, description: 'first retry delay (s) after a transient failure; doubles per receive, at most 15 min' }),
+  STUCK_SAGA_AFTER_SECONDS: Env.positiveInt(600, 'a saga RUNNING or COMPENSATING with no progress for this long, and no lease, is resumed by the worker itself'),
+  STUCK_SAGA_CHECK_SECONDS: Env.positiveInt(30, 'how often the worker looks for stuck sagas'),
   FRAUD_MAX_ORDER_CENTS: Env.positiveInt(1_000_000, 'orders above this total (minor units) are rejected'),
   FRAUD_VELOCITY_MAX: Env.positiveInt(20, 'more orders than this by one customer within the window are rejected'),
   FRAUD_VELOCITY_WINDOW_SECONDS: Env.positiveInt(600, 'the velocity window'),

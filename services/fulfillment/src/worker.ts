@@ -5,6 +5,7 @@
  * emulator) the topology is bootstrapped and found by name.
  * SIGTERM stops taking messages, finishes those in flight, publishes the batch in hand, closes pools, exits 0.
  */
+import type { AddressInfo } from 'node:net';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino, type Logger } from 'pino';
 import { Gauge } from 'prom-client';
@@ -27,6 +28,7 @@ import { fulfillmentMigrations } from './db/migrations.ts';
 import { FULFILLMENT_SCHEMA } from './db/schema.ts';
 import { fulfillmentHandlers } from './handlers/index.ts';
 import { newSagaStats, type SagaDeps } from './saga/run-saga.ts';
+import { StuckSagaResumer } from './saga/stuck-sagas.ts';
 
 /** The saga's dependencies from configuration: the simulated providers, the catalog over HTTP, Redis counters. */
 export function sagaDepsFrom(config: Pick<FulfillmentConfig, 'CATALOG_INTERNAL_URL' | 'CATALOG_TIMEOUT_MS' | 'CACHE_NAMESPACE' | 'VISIBILITY_TIMEOUT_SECONDS' | 'FRAUD_MAX_ORDER_CENTS' | 'FRAUD_VELOCITY_MAX' | 'FRAUD_VELOCITY_WINDOW_SECONDS'>, db: Db, redis: Redis, log?: Logger): SagaDeps {
@@ -50,7 +52,10 @@ export function sagaDepsFrom(config: Pick<FulfillmentConfig, 'CATALOG_INTERNAL_U
 export interface FulfillmentWorker {
   consumer: QueueConsumer;
   relay: OutboxRelay;
+  resumer: StuckSagaResumer;
   deps: SagaDeps;
+  /** where its /health/* and /metrics answer */
+  probeUrl: string;
   /** stops the consumer (draining messages in flight), then the relay, then closes every connection */
   stop(): Promise<void>;
 }
@@ -107,6 +112,17 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
       this.set({ outcome: 'transient_failure' }, stats.transientFailures);
     },
   });
+  const resumer = new StuckSagaResumer(deps, { stuckAfterSeconds: config.STUCK_SAGA_AFTER_SECONDS, checkSeconds: config.STUCK_SAGA_CHECK_SECONDS, log });
+  new Gauge({
+    name: 'fulfillment_stuck_sagas',
+    help: 'Sagas found stuck (no progress, no lease, no message) by this task: resumed to their end, or failed again',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.set({ outcome: 'resumed' }, resumer.stats.resumed);
+      this.set({ outcome: 'failed' }, resumer.stats.failed);
+    },
+  });
   registerOutboxMetrics(registry, relay);
   const probe = await buildWorkerProbe({
     registry,
@@ -123,14 +139,17 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
     },
   });
   await probe.listen({ port: config.PROBE_PORT, host: '0.0.0.0' });
+  const probeUrl = `http://127.0.0.1:${(probe.server.address() as AddressInfo).port}`;
   await relay.start();
   consumer.start();
+  resumer.start();
   log.info({ queueUrl, topicArn, probePort: config.PROBE_PORT }, 'fulfillment worker started');
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       probe.draining = true;
+      await resumer.stop();
       await consumer.stop();
       await relay.stop();
       await Promise.allSettled([listenClient.end(), pool.end(), redis.quit()]);
@@ -139,7 +158,7 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
     })();
     return stopping;
   };
-  return { consumer, relay, deps, stop };
+  return { consumer, relay, resumer, deps, probeUrl, stop };
 }
 
 async function main() {

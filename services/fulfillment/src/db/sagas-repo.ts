@@ -4,7 +4,7 @@
  * a runner that crashed loses the lease when it runs out. No transaction is held across an outside call: every
  * write is its own short transaction, conditional on still holding the lease.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { EventPayload } from '@securecart/contracts';
 import { inTransaction, type Db } from '@securecart/db';
 import { enqueueEvent, type CloudEvent } from '@securecart/messaging';
@@ -93,4 +93,24 @@ export async function saveSaga(db: Db, orderId: string, owner: string, leaseMs: 
     for (const event of events) await enqueueEvent(tx, FULFILLMENT_SCHEMA, event);
     return row;
   });
+}
+
+/**
+ * Sagas that should be moving and are not: RUNNING or COMPENSATING, no progress saved for `stuckAfterSeconds`, and
+ * no lease held (none, or run out). Their message is gone (dead-lettered, or lost to an operator's purge).
+ */
+export async function findStuckSagas(db: Db, stuckAfterSeconds: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ orderId: sagas.orderId })
+    .from(sagas)
+    .where(
+      and(
+        inArray(sagas.status, ['RUNNING', 'COMPENSATING']),
+        lt(sagas.updatedAt, sql`now() - ${`${stuckAfterSeconds} seconds`}::interval`),
+        or(isNull(sagas.leaseUntil), lt(sagas.leaseUntil, sql`now()`)),
+      ),
+    )
+    .orderBy(asc(sagas.updatedAt))
+    .limit(limit);
+  return rows.map((row) => row.orderId);
 }

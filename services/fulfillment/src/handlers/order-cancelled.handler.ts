@@ -7,8 +7,8 @@ import type { CloudEvent, EventHandler } from '@securecart/messaging';
 import { cancelSaga, type SagaDeps } from '../saga/run-saga.ts';
 
 export function orderCancelledHandler(deps: SagaDeps): EventHandler {
-  return async (event: CloudEvent) => {
-    const outcome = await cancelSaga(deps, event as CloudEvent<'order.cancelled'>);
+  return async (event: CloudEvent, context) => {
+    const outcome = await cancelSaga(deps, event as CloudEvent<'order.cancelled'>, context.messageId ?? event.id);
     deps.log?.info({ eventId: event.id, orderId: event.subject, outcome }, 'cancellation handled');
   };
 }

@@ -16,7 +16,8 @@ export function orderPlacedHandler(deps: SagaDeps): EventHandler {
       correlationId: event.correlationid ?? event.id,
       ...(event.traceparent && TRACEPARENT.test(event.traceparent) ? { traceparent: event.traceparent } : {}),
     });
-    const saga = await runSaga(deps, data.orderId);
+    // the lease is this message's: its next delivery may take it over (see withLease)
+    const saga = await runSaga(deps, data.orderId, context.messageId ?? event.id);
     log?.info({ status: saga?.status, step: saga?.step, receiveCount: context.receiveCount }, 'saga run finished');
   };
 }

@@ -223,8 +223,13 @@ class SagaRun {
   }
 }
 
-async function withLease<T>(deps: SagaDeps, orderId: string, work: (run: SagaRun) => Promise<T>): Promise<T | undefined> {
-  const owner = randomUUID();
+/**
+ * Runs `work` holding the saga's lease as `owner`. The owner is the delivery that runs it: the SQS message id, the
+ * same on every delivery of one message. So when a run dies without releasing its lease (the database went away
+ * mid-step, and the release failed too), the next attempt at the same message takes the lease over at once
+ * instead of waiting it out, while another message about the order (an order.cancelled) still finds it busy.
+ */
+async function withLease<T>(deps: SagaDeps, orderId: string, owner: string, work: (run: SagaRun) => Promise<T>): Promise<T | undefined> {
   const saga = await acquireLease(deps.db, orderId, owner, deps.leaseMs);
   if (!saga) return undefined;
   const run = new SagaRun(deps, saga, owner);
@@ -238,9 +243,12 @@ async function withLease<T>(deps: SagaDeps, orderId: string, work: (run: SagaRun
   }
 }
 
-/** Runs the saga of an order until it ends. Throws (to be retried) on a transient failure or a busy lease. */
-export async function runSaga(deps: SagaDeps, orderId: string): Promise<SagaRow | undefined> {
-  return withLease(deps, orderId, async (run) => {
+/**
+ * Runs the saga of an order until it ends, as `owner` (the message's id; a fresh one when nothing redelivers).
+ * Throws (to be retried) on a transient failure or a lease held by another owner.
+ */
+export async function runSaga(deps: SagaDeps, orderId: string, owner: string = randomUUID()): Promise<SagaRow | undefined> {
+  return withLease(deps, orderId, owner, async (run) => {
     await run.run();
     return run.saga;
   });
@@ -250,7 +258,7 @@ export async function runSaga(deps: SagaDeps, orderId: string): Promise<SagaRow 
  * Handles order.cancelled. For an order this service has not heard of (its order.placed is late), leaves a
  * CANCELLED tombstone so the late order.placed does nothing.
  */
-export async function cancelSaga(deps: SagaDeps, event: CloudEvent<'order.cancelled'>): Promise<string> {
+export async function cancelSaga(deps: SagaDeps, event: CloudEvent<'order.cancelled'>, owner: string = randomUUID()): Promise<string> {
   const { orderId, customerId } = event.data;
   const tombstoned = await inTransaction(deps.db, async (tx) => {
     const created = await insertCancelledTombstone(tx, orderId, customerId, event.correlationid);
@@ -271,5 +279,5 @@ export async function cancelSaga(deps: SagaDeps, event: CloudEvent<'order.cancel
     return created;
   });
   if (tombstoned) return 'cancelled-before-placed';
-  return (await withLease(deps, orderId, (run) => run.cancel(event.id, event.type))) ?? 'unknown';
+  return (await withLease(deps, orderId, owner, (run) => run.cancel(event.id, event.type))) ?? 'unknown';
 }
