@@ -49,7 +49,8 @@ const TABLE: Record<FulfillmentFactName, Record<OrderStatus, string>> = {
   'inventory.reserved': { PLACED: 'recorded', CONFIRMED: 'recorded', SHIPPED: 'recorded', REJECTED: 'recorded', CANCELLED: 'recorded', REFUNDED: 'recorded' },
   'payment.captured': { PLACED: 'CONFIRMED', CONFIRMED: 'stale', SHIPPED: 'stale', REJECTED: 'stale', CANCELLED: 'stale', REFUNDED: 'stale' },
   'shipment.created': { PLACED: 'not-yet', CONFIRMED: 'SHIPPED', SHIPPED: 'stale', REJECTED: 'stale', CANCELLED: 'stale', REFUNDED: 'stale' },
-  'fulfillment.failed': { PLACED: 'REJECTED', CONFIRMED: 'REFUNDED', SHIPPED: 'stale', REJECTED: 'stale', CANCELLED: 'stale', REFUNDED: 'stale' },
+  // a failure at create-shipment: after the capture, so on a PLACED order it came before payment.captured
+  'fulfillment.failed': { PLACED: 'not-yet', CONFIRMED: 'REFUNDED', SHIPPED: 'stale', REJECTED: 'stale', CANCELLED: 'stale', REFUNDED: 'stale' },
   'fulfillment.compensated': { PLACED: 'recorded', CONFIRMED: 'recorded', SHIPPED: 'recorded', REJECTED: 'recorded', CANCELLED: 'recorded', REFUNDED: 'recorded' },
 };
 
@@ -90,11 +91,12 @@ describe('fulfillment facts, by order status', () => {
     expect(decision.event(order('SHIPPED')).data).toEqual({ orderId, customerId: 'customer-1', contact: { phone: '+441234567890' }, carrier: 'UPS', trackingNumber: '1Z' });
   });
 
-  it('rejects with the failure’s reason, and refunds the whole total with it after a capture', () => {
-    const rejected = decide('fulfillment.failed', decideFulfillmentFailed, 'PLACED').decision;
+  it('rejects with the failure’s reason before a capture, and refunds the whole total with it after one', () => {
+    const declined = createEvent({ name: 'fulfillment.failed', source: 'fulfillment', subject: orderId, data: { orderId, step: 'capture-payment', reason: 'card declined' } });
+    const rejected = decideFulfillmentFailed(order('PLACED'), declined.data, declined);
     if (rejected.outcome !== 'transition') throw new Error('expected a transition');
-    expect(rejected.reason).toBe('no carrier');
-    expect(rejected.event(order('REJECTED'))).toMatchObject({ type: 'com.securecart.order.rejected', data: { reason: 'no carrier' } });
+    expect(rejected.reason).toBe('card declined');
+    expect(rejected.event(order('REJECTED'))).toMatchObject({ type: 'com.securecart.order.rejected', data: { reason: 'card declined' } });
 
     const refunded = decide('fulfillment.failed', decideFulfillmentFailed, 'CONFIRMED').decision;
     if (refunded.outcome !== 'transition') throw new Error('expected a transition');

@@ -202,6 +202,21 @@ describe('fulfillment facts', () => {
     expect(refunded!.data).toEqual({ orderId, customerId, contact: { email: 'ada@example.com' }, amountCents: 3700, currency: 'USD' });
   });
 
+  it('ends REFUNDED, not REJECTED, when a shipment failure arrives before its payment.captured: the early fact is retried', async () => {
+    const { orderId } = await placeOrder();
+    await publish(factEvent('fulfillment.failed', { orderId, step: 'create-shipment', reason: 'no carrier serves the address' }));
+    await untilRetried(orderId);
+    expect(await statusOf(orderId)).toBe('PLACED');
+
+    await publish(factEvent('payment.captured', { orderId, paymentId: 'pay-7', amountCents: 3700, currency: 'USD' }));
+    await untilStatus(orderId, 'REFUNDED');
+    expect(await storedOrder(orders.sql, orderId)).toEqual({
+      order: { status: 'REFUNDED', version: 3, reason: 'no carrier serves the address' },
+      history: ['PLACED', 'CONFIRMED', 'REFUNDED'],
+      events: ['order.placed', 'order.confirmed', 'order.refunded'],
+    });
+  });
+
   it('acknowledges fulfillment.failed for a CANCELLED order without a change, and logs why', async () => {
     const { orderId, customerId } = await placeOrder();
     const auth = `Bearer ${await idp.token(customerId)}`;
