@@ -26,7 +26,33 @@ export interface HandlerContext {
   messageId?: string;
 }
 
-export type EventHandler = (event: CloudEvent, context: HandlerContext) => Promise<void>;
+/**
+ * What a handler says of a message, besides throwing (a failure: logged as a warning, counted
+ * `outcome="failed"`, retried after its backoff, dead-lettered after maxReceiveCount receives):
+ * - nothing: handled, the message is deleted;
+ * - retry later: the message is fine but came too early (a fact before its order): it comes back after
+ *   `delaySeconds` (default: the backoff), is logged at info level and counted `outcome="retry_later"`, so alerts on
+ *   failures stay for real failures. It still counts towards maxReceiveCount.
+ */
+export type HandlerResult = void | { outcome: 'retry-later'; reason: string; delaySeconds?: number };
+
+/** A handler of one event type: its event is typed by that type's schema. */
+export type EventHandler<N extends EventName = EventName> = (event: CloudEvent<N>, context: HandlerContext) => Promise<HandlerResult>;
+
+/** The handlers of a queue, one per event type it takes. */
+export type EventHandlers = { [N in EventName]?: EventHandler<N> };
+
+export const retryLater = (reason: string, delaySeconds?: number): HandlerResult => ({ outcome: 'retry-later', reason, ...(delaySeconds === undefined ? {} : { delaySeconds }) });
+
+/** Thrown inside the consumer for a retry-later, to send the message back with its own delay. */
+class RetryLater extends Error {
+  override name = 'RetryLater';
+  readonly delaySeconds: number | undefined;
+  constructor(reason: string, delaySeconds: number | undefined) {
+    super(reason);
+    this.delaySeconds = delaySeconds;
+  }
+}
 
 /** Handles several events of one type at once, atomically: it either handles them all or throws having changed nothing. */
 export type BatchEventHandler = (events: CloudEvent[]) => Promise<void>;
@@ -34,7 +60,7 @@ export type BatchEventHandler = (events: CloudEvent[]) => Promise<void>;
 export interface QueueConsumerOptions {
   sqs: SQSClient;
   queueUrl: string;
-  handlers: Partial<Record<EventName, EventHandler>>;
+  handlers: EventHandlers;
   /** for types that are cheaper handled together; a type with a batch handler must have a handler too (the fallback) */
   batchHandlers?: Partial<Record<EventName, BatchEventHandler>>;
   batchSize?: number;
@@ -55,6 +81,8 @@ export interface QueueConsumerOptions {
 
 export interface ConsumerStats {
   handled: Partial<Record<string, number>>;
+  /** retry-later: came too early, sent back */
+  deferred: Partial<Record<string, number>>;
   failed: Partial<Record<string, number>>;
 }
 
@@ -65,7 +93,7 @@ export function backoffSeconds(receiveCount: number): number {
 }
 
 export class QueueConsumer {
-  readonly stats: ConsumerStats = { handled: {}, failed: {} };
+  readonly stats: ConsumerStats = { handled: {}, deferred: {}, failed: {} };
   private readonly consumers: Consumer[];
   private readonly options: QueueConsumerOptions;
   private readonly counted: Counter<'queue' | 'type' | 'outcome'> | undefined;
@@ -107,7 +135,12 @@ export class QueueConsumer {
           const together = await this.handleTogether(messages);
           const alone = messages.filter((message) => !together.has(message));
           const outcomes = await Promise.allSettled(alone.map((message) => this.handle(message)));
-          const failed = alone.filter((_, i) => outcomes[i]!.status === 'rejected');
+          const failed = alone.flatMap((message, i) => {
+            const outcome = outcomes[i]!;
+            if (outcome.status === 'fulfilled') return [];
+            const delaySeconds = outcome.reason instanceof RetryLater ? outcome.reason.delaySeconds : undefined;
+            return [{ message, delaySeconds: delaySeconds ?? this.retryDelay(receiveCountOf(message)) }];
+          });
           if (failed.length > 0) await this.retryLater(failed);
           return [...together, ...alone.filter((_, i) => outcomes[i]!.status === 'fulfilled')];
         },
@@ -126,15 +159,15 @@ export class QueueConsumer {
     return (this.options.retryDelaySeconds ?? backoffSeconds)(receiveCount);
   }
 
-  /** Failed messages come back after their backoff, not after the whole visibility timeout. */
-  private async retryLater(messages: Message[]): Promise<void> {
+  /** Failed and deferred messages come back after their delay, not after the whole visibility timeout. */
+  private async retryLater(messages: { message: Message; delaySeconds: number }[]): Promise<void> {
     const result = await this.options.sqs.send(
       new ChangeMessageVisibilityBatchCommand({
         QueueUrl: this.options.queueUrl,
-        Entries: messages.map((message, i) => ({
+        Entries: messages.map(({ message, delaySeconds }, i) => ({
           Id: String(i),
           ReceiptHandle: message.ReceiptHandle!,
-          VisibilityTimeout: this.retryDelay(receiveCountOf(message)),
+          VisibilityTimeout: Math.min(Math.max(0, Math.round(delaySeconds)), 43_200),
         })),
       }),
     );
@@ -227,9 +260,10 @@ export class QueueConsumer {
     try {
       const event = parseEvent(message.Body ?? '');
       type = event.type;
-      const handler = this.options.handlers[eventNameOf(event.type)!];
+      const handler = this.options.handlers[eventNameOf(event.type)!] as EventHandler | undefined;
+      let result: HandlerResult;
       if (tracingEnabled()) {
-        await inSpan(
+        result = await inSpan(
           `process ${queue}`,
           {
             kind: 'consumer',
@@ -239,12 +273,20 @@ export class QueueConsumer {
           () => dispatch(handler, event, { receiveCount, messageId: message.MessageId }),
         );
       } else {
-        await dispatch(handler, event, { receiveCount, messageId: message.MessageId });
+        result = await dispatch(handler, event, { receiveCount, messageId: message.MessageId });
+      }
+      if (result?.outcome === 'retry-later') {
+        this.stats.deferred[type] = (this.stats.deferred[type] ?? 0) + 1;
+        this.counted?.inc({ queue, type, outcome: 'retry_later' });
+        const retryInSeconds = result.delaySeconds ?? this.retryDelay(receiveCount);
+        this.options.log?.info({ messageId: message.MessageId, type, receiveCount, retryInSeconds }, `message deferred: ${result.reason}`);
+        throw new RetryLater(result.reason, result.delaySeconds);
       }
       this.stats.handled[type] = (this.stats.handled[type] ?? 0) + 1;
       this.counted?.inc({ queue, type, outcome: 'handled' });
       this.timed?.observe({ queue, type }, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
+      if (error instanceof RetryLater) throw error;
       this.stats.failed[type] = (this.stats.failed[type] ?? 0) + 1;
       this.counted?.inc({ queue, type, outcome: 'failed' });
       this.options.log?.warn(
@@ -256,7 +298,7 @@ export class QueueConsumer {
   }
 }
 
-async function dispatch(handler: EventHandler | undefined, event: CloudEvent, context: HandlerContext): Promise<void> {
+async function dispatch(handler: EventHandler | undefined, event: CloudEvent, context: HandlerContext): Promise<HandlerResult> {
   if (!handler) throw new Error(`no handler for ${event.type} on this queue`);
   return handler(event, context);
 }

@@ -63,7 +63,7 @@ async function untilProcessed(eventId: string) {
 
 /** Waits until the worker has refused a fact about this order at least once (it comes back later). */
 const untilRetried = (orderId: string) =>
-  waitFor(() => worker.logs.some((l) => String(l.msg).startsWith('message failed') && String(l.msg).includes(orderId)), {
+  waitFor(() => worker.logs.some((l) => String(l.msg).startsWith('message deferred') && String(l.msg).includes(orderId)), {
     timeoutMs: 10_000,
     what: `a failed attempt for ${orderId}`,
   });
@@ -113,9 +113,15 @@ describe('fulfillment facts', () => {
 
   it('ends SHIPPED when shipment.created arrives before payment.captured: the early fact is retried until it applies', async () => {
     const { orderId } = await placeOrder();
+    const deferredBefore = worker.fulfillmentUpdates.stats.deferred['com.securecart.shipment.created'] ?? 0;
+    const failedBefore = worker.fulfillmentUpdates.stats.failed['com.securecart.shipment.created'] ?? 0;
     await publish(factEvent('shipment.created', { orderId, shipmentId: 'shp-2', carrier: 'DHL', trackingNumber: 'JD0002' }));
     await untilRetried(orderId);
     expect(await statusOf(orderId)).toBe('PLACED');
+    // came too early: retry later, counted queue_messages_total{outcome="retry_later"}, not as a failure to alert on
+    expect(worker.fulfillmentUpdates.stats.deferred['com.securecart.shipment.created']).toBeGreaterThan(deferredBefore);
+    expect(worker.fulfillmentUpdates.stats.failed['com.securecart.shipment.created'] ?? 0).toBe(failedBefore);
+    expect(worker.logs.find((l) => String(l.msg).startsWith('message deferred') && String(l.msg).includes(orderId))).toMatchObject({ level: 30 });
 
     await publish(factEvent('payment.captured', { orderId, paymentId: 'pay-2', amountCents: 3700, currency: 'USD' }));
     await untilStatus(orderId, 'SHIPPED');
@@ -230,7 +236,7 @@ describe('fulfillment facts', () => {
     expect(logsAbout(failed.id)).toEqual([
       expect.objectContaining({ orderId, type: 'fulfillment.failed', outcome: 'stale', status: 'CANCELLED', msg: 'fact no longer applies: acknowledged' }),
     ]);
-    expect(worker.logs.some((l) => String(l.msg).startsWith('message failed') && String(l.msg).includes(orderId))).toBe(false);
+    expect(worker.logs.some((l) => /^message (failed|deferred)/.test(String(l.msg)) && String(l.msg).includes(orderId))).toBe(false);
   });
 
   it('acknowledges a second payment.captured for an order already CONFIRMED (a new event id, the same capture) without a second transition', async () => {

@@ -80,7 +80,9 @@ export async function buildTestOrders(infra: Infra, idp: TestIdentityProvider, o
     feed,
     router,
     sql: primaryPool,
-    place: (event) => handle(event, { receiveCount: 1 }),
+    place: async (event) => {
+      await handle(event, { receiveCount: 1 });
+    },
     placeAll: (events) => handleAll(events),
     untilReplicated: async (orderId) => {
       const versionOf = async (pool: pg.Pool) =>

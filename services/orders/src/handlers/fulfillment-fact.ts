@@ -7,14 +7,16 @@
  * - recorded: the fact changes no status (inventory.reserved, fulfillment.compensated);
  * - stale: the fact no longer applies (the order was cancelled, or is already past it): acknowledged and logged,
  *   never thrown, since a throw would be retried until the dead-letter queue;
- * - not-yet: the fact came before one it depends on (SQS does not keep order): thrown, so the message comes back.
- * A fact about an order that does not exist yet is thrown too (retried, never dropped; DESIGN §3). A throw rolls
- * the transaction back, processed_events row included, so the retry starts afresh.
+ * - not-yet: the fact came before one it depends on (SQS does not keep order): retry later, so the message comes
+ *   back after its backoff.
+ * A fact about an order that does not exist yet is retried later too (never dropped; DESIGN §3). Either way the
+ * transaction is rolled back, processed_events row included, so the retry starts afresh; the consumer counts it
+ * `outcome="retry_later"`, not as a failure.
  */
 import type { Logger } from 'pino';
 import type { EventPayload } from '@securecart/contracts';
 import { inTransaction, type Db } from '@securecart/db';
-import { recordProcessed, type CloudEvent, type EventHandler } from '@securecart/messaging';
+import { recordProcessed, retryLater, type CloudEvent, type EventHandler } from '@securecart/messaging';
 import { findOrderForUpdate } from '../db/orders-repo.ts';
 import { ORDERS_SCHEMA, type OrderRow } from '../db/schema.ts';
 import { applyTransition, type StatusTransition } from '../db/transition-order.ts';
@@ -39,7 +41,8 @@ export type FactDecision =
 /** What a fact handler decides from the order (locked, as it is now) and the fact. Pure: no I/O. */
 export type DecideFact<N extends FulfillmentFactName> = (order: OrderRow, data: EventPayload<N>, event: CloudEvent<N>) => FactDecision;
 
-/** Thrown so that the message is received again later: the order, or an earlier fact, has not arrived yet. */
+/** Thrown inside the transaction (to roll it back) when the order, or an earlier fact, has not arrived yet: the
+ * handler then asks for the message again later. */
 export class FactArrivedEarly extends Error {
   constructor(message: string) {
     super(message);
@@ -52,31 +55,42 @@ type Result =
   | { outcome: 'stale'; why: string; status: OrderRow['status'] }
   | { outcome: 'transition'; from: OrderRow['status']; change: OrderStatusChange };
 
+/** Records the fact and carries out the decision in one transaction on the locked order; FactArrivedEarly rolls it back. */
+async function applyFact<N extends FulfillmentFactName>(name: N, decide: DecideFact<N>, db: Db, fact: CloudEvent<N>): Promise<Result> {
+  const data = fact.data as EventPayload<N> & { orderId: string };
+  return inTransaction(db, async (tx): Promise<Result> => {
+    if (!(await recordProcessed(tx, ORDERS_SCHEMA, fact.id, fact.type))) return { outcome: 'duplicate' };
+    const order = await findOrderForUpdate(tx, data.orderId);
+    if (!order) throw new FactArrivedEarly(`${name} for order ${data.orderId}, which does not exist yet`);
+    const decision = decide(order, data, fact);
+    switch (decision.outcome) {
+      case 'not-yet':
+        throw new FactArrivedEarly(`${name} for order ${data.orderId}: ${decision.why}`);
+      case 'stale':
+        return { outcome: 'stale', why: decision.why, status: order.status };
+      case 'recorded':
+        return { outcome: 'recorded' };
+      case 'transition': {
+        // The row is locked, so its version cannot have moved since it was read.
+        const applied = await applyTransition(tx, order, decision);
+        if (!applied) throw new Error(`order ${order.id} changed while locked`);
+        return { outcome: 'transition', from: order.status, change: applied.change };
+      }
+    }
+  });
+}
+
 export function fulfillmentFactHandler<N extends FulfillmentFactName>(name: N, decide: DecideFact<N>, deps: FulfillmentFactDeps): EventHandler {
   return async (event, context) => {
     const fact = event as CloudEvent<N>;
-    const data = fact.data as EventPayload<N> & { orderId: string };
-    const log = deps.log?.child({ eventId: event.id, orderId: data.orderId, type: name });
-    const result = await inTransaction(deps.db, async (tx): Promise<Result> => {
-      if (!(await recordProcessed(tx, ORDERS_SCHEMA, event.id, event.type))) return { outcome: 'duplicate' };
-      const order = await findOrderForUpdate(tx, data.orderId);
-      if (!order) throw new FactArrivedEarly(`${name} for order ${data.orderId}, which does not exist yet: retried`);
-      const decision = decide(order, data, fact);
-      switch (decision.outcome) {
-        case 'not-yet':
-          throw new FactArrivedEarly(`${name} for order ${data.orderId}: ${decision.why}; retried`);
-        case 'stale':
-          return { outcome: 'stale', why: decision.why, status: order.status };
-        case 'recorded':
-          return { outcome: 'recorded' };
-        case 'transition': {
-          // The row is locked, so its version cannot have moved since it was read.
-          const applied = await applyTransition(tx, order, decision);
-          if (!applied) throw new Error(`order ${order.id} changed while locked`);
-          return { outcome: 'transition', from: order.status, change: applied.change };
-        }
-      }
-    });
+    const log = deps.log?.child({ eventId: event.id, orderId: (fact.data as { orderId: string }).orderId, type: name });
+    let result: Result;
+    try {
+      result = await applyFact(name, decide, deps.db, fact);
+    } catch (error) {
+      if (error instanceof FactArrivedEarly) return retryLater(error.message);
+      throw error;
+    }
     switch (result.outcome) {
       case 'transition':
         log?.info({ outcome: result.outcome, from: result.from, to: result.change.status, receiveCount: context.receiveCount }, `order ${result.from} → ${result.change.status}`);
