@@ -9,8 +9,9 @@
  * 3. 50 orders placed while orders-worker and fulfillment are killed (SIGKILL) and started again: every one ships,
  *    exactly once (one order per checkout, one capture, one shipment, one SHIPPED, the stock taken once);
  * 4. `docker compose restart postgres`: the services reconnect by themselves and the next order ships;
- * 5. `docker compose stop`: every container drains and exits 0 within the grace period;
- * 6. `docker compose down -v`: no container, network or volume of the project is left.
+ * 5. scaled out to three processes of each worker, 60 orders each ship, are paid and are emailed exactly once;
+ * 6. `docker compose stop`: every container drains and exits 0 within the grace period;
+ * 7. `docker compose down -v`: no container, network or volume of the project is left.
  *
  * It needs a Docker engine with Compose v2 and the ports compose mode publishes (8080, 3001-3003, 4566) free; it
  * fails and says so otherwise. It runs under its own project name, so it never touches a stack you have running
@@ -238,13 +239,44 @@ describe('docker compose up --build --wait', () => {
     measured['memory at idle'] = stats.trim().split('\n').map((l) => l.replace(`${PROJECT}-`, '').replace(/-1 /, ' ').replace(/ \/ .*/, '')).join(', ');
   }, 60_000);
 
+  it('scales out: with three processes of each worker, 60 orders each ship, are paid and are emailed exactly once', async () => {
+    compose(['up', '-d', '--wait', '--no-recreate', '--scale', 'orders-worker=3', '--scale', 'fulfillment=3', '--scale', 'notifications=3'], { timeoutMs: 300_000 });
+    const workers = compose(['ps', '--format', '{{.Service}}', 'orders-worker', 'fulfillment', 'notifications']).trim().split('\n');
+    expect(workers.filter((w) => w === 'orders-worker')).toHaveLength(3);
+    expect(workers.filter((w) => w === 'fulfillment')).toHaveLength(3);
+    expect(workers.filter((w) => w === 'notifications')).toHaveLength(3);
+
+    const product = await newProduct(BASE, 500);
+    const started = Date.now();
+    const shoppers = await Promise.all(Array.from({ length: 60 }, (_, i) => customer(BASE, `scaled-${i}-${Date.now()}`, `scaled-${i}@example.com`)));
+    const placed = await Promise.all(shoppers.map((headers, i) => buy(BASE, headers, product, { email: `scaled-${i}@example.com` })));
+    await Promise.all(placed.map((id, i) => settled(BASE, shoppers[i]!, id, ['SHIPPED'], 120_000, 500)));
+    const ids = placed.map((id) => `'${id}'`).join(',');
+    await waitFor(() => sql(`select count(*) from notifications.deliveries where order_id in (${ids}) and status = 'SENT'`)[0] === '120', {
+      timeoutMs: 60_000, intervalMs: 500, what: 'a confirmed and a shipped email for each of the 60 orders',
+    });
+    measured['60 orders, three of each worker'] = `all SHIPPED and emailed ${((Date.now() - started) / 1000).toFixed(1)} s after the first checkout`;
+
+    expect(sql(`select count(*), count(distinct order_id) from orders.status_history where order_id in (${ids}) and status = 'SHIPPED'`)).toEqual(['60|60']);
+    expect(sql(`select count(*), count(distinct order_id) from fulfillment.simulated_payments where order_id in (${ids}) and status = 'captured'`)).toEqual(['60|60']);
+    expect(sql(`select count(*), count(distinct order_id) from fulfillment.simulated_shipments where order_id in (${ids}) and status = 'created'`)).toEqual(['60|60']);
+    expect(sql(`select type, count(*), count(distinct order_id) from notifications.deliveries where order_id in (${ids}) group by type order by type`)).toEqual([
+      'com.securecart.order.confirmed|60|60',
+      'com.securecart.order.shipped|60|60',
+    ]);
+    expect(await stockOf(BASE, product)).toBe(440);
+    // the work was shared: how many of the three fulfillment processes ran sagas (printed, not asserted: SQS decides)
+    const ran = new Set(compose(['logs', '--no-color', 'fulfillment']).split('\n').filter((l) => l.includes('saga run finished')).map((l) => l.split(/\s+\|/)[0]));
+    measured['fulfillment processes that ran sagas'] = `${ran.size} of 3`;
+  }, 300_000);
+
   it('stops: every container drains and exits 0 within the grace period', () => {
     const started = Date.now();
     compose(['stop'], { timeoutMs: 120_000 });
     measured['stop'] = `${((Date.now() - started) / 1000).toFixed(1)} s`;
     const exits = compose(['ps', '-a', '--format', '{{.Service}} {{.ExitCode}}']).trim().split('\n');
     expect(exits.filter((line) => !line.endsWith(' 0'))).toEqual([]);
-    expect(exits).toHaveLength(13);
+    expect(exits).toHaveLength(13 + 6); // and the six more workers the scale-out started
   }, 180_000);
 
   it('leaves no container, network or volume behind after down -v', () => {
