@@ -101,14 +101,15 @@ export async function startEmbedded(config: EmbeddedConfig, deps: EmbeddedDeps =
     fulfillmentLog,
   );
   const relays = [
-    { schema: ORDERS_SCHEMA, log: workerLog },
-    { schema: CATALOG_SCHEMA, log: log.child({ service: 'catalog' }) },
-    { schema: FULFILLMENT_SCHEMA, log: fulfillmentLog },
+    { schema: ORDERS_SCHEMA, owner: 'orders-worker', log: workerLog },
+    { schema: CATALOG_SCHEMA, owner: 'catalog', log: log.child({ service: 'catalog' }) },
+    { schema: FULFILLMENT_SCHEMA, owner: 'fulfillment', log: fulfillmentLog },
   ].map(
-    ({ schema, log: relayLog }) =>
+    ({ schema, owner, log: relayLog }) =>
       new OutboxRelay({
         db: database.primary,
         schema,
+        owner,
         publisher: new SnsPublisher(messaging.clients),
         topicArns: messaging.addresses.topicArns,
         intervalMs: 200,

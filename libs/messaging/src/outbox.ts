@@ -14,7 +14,8 @@ import type { EventName } from '@securecart/contracts';
 import { inTransaction, type Db } from '@securecart/db';
 import type { CloudEvent } from './envelope.ts';
 import { PublishError, type SnsPublisher } from './publisher.ts';
-import { topicOf, type TopicName } from './topology.ts';
+import { MessagingConfigError } from './addresses.ts';
+import { topicOf, TOPOLOGY, type TopicName } from './topology.ts';
 import { eventNameOf } from './envelope.ts';
 
 /** The outbox table of a service's own schema: export it from the service's drizzle schema file. */
@@ -56,7 +57,11 @@ export interface OutboxRelayOptions {
   db: Db;
   schema: string;
   publisher: SnsPublisher;
-  topicArns: Record<TopicName, string>;
+  /** the ARN of every topic the relay publishes to: checked when the relay is made */
+  topicArns: Partial<Record<TopicName, string>>;
+  /** the process whose outbox this is, as TOPOLOGY names its topics' publisher: its topics must all have an ARN.
+   * Without it, every topic must. */
+  owner?: string;
   batchSize?: number;
   /** polling interval when nothing wakes the relay */
   intervalMs?: number;
@@ -76,6 +81,10 @@ export class OutboxRelay {
   private backoffMs = 0;
 
   constructor(options: OutboxRelayOptions) {
+    const topics = (Object.keys(TOPOLOGY.topics) as TopicName[]).filter((topic) => options.owner === undefined || TOPOLOGY.topics[topic].publisher === options.owner);
+    if (topics.length === 0) throw new MessagingConfigError(`outbox relay: no topic in the topology is published by ${options.owner}`);
+    const missing = topics.filter((topic) => !options.topicArns[topic]);
+    if (missing.length > 0) throw new MessagingConfigError(`outbox relay${options.owner ? ` of ${options.owner}` : ''}: no ARN for ${missing.join(', ')}`);
     this.options = options;
   }
 
@@ -95,8 +104,15 @@ export class OutboxRelay {
       }));
       if (rows.length === 0) return [];
       for (const [topic, events] of groupByTopic(rows)) {
+        const arn = this.options.topicArns[topic];
+        if (!arn) {
+          // a row for a topic this relay does not publish: it must not hold the others up
+          events.forEach((event) => failed.add(event.id));
+          this.options.log?.warn({ topic, failed: events.length }, 'outbox: rows for a topic this relay has no ARN for; they stay');
+          continue;
+        }
         try {
-          await this.options.publisher.publish(this.options.topicArns[topic], events);
+          await this.options.publisher.publish(arn, events);
         } catch (error) {
           if (!(error instanceof PublishError)) throw error;
           error.failedIds.forEach((id) => failed.add(id));

@@ -98,6 +98,31 @@ describe('outbox relay', () => {
     return ids;
   }
 
+  it('refuses to start without the ARN of a topic its process publishes, naming it', () => {
+    const options = { db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients) };
+    expect(() => new OutboxRelay({ ...options, topicArns: { 'catalog-events': addresses.topicArns['catalog-events'] }, owner: 'orders-worker' })).toThrow(
+      /outbox relay of orders-worker: no ARN for order-events/,
+    );
+    expect(() => new OutboxRelay({ ...options, topicArns: { 'order-events': addresses.topicArns['order-events'] } })).toThrow(/no ARN for checkout-events, fulfillment-events, catalog-events/);
+    expect(() => new OutboxRelay({ ...options, topicArns: addresses.topicArns, owner: 'nobody' })).toThrow(/no topic in the topology is published by nobody/);
+    expect(() => new OutboxRelay({ ...options, topicArns: { 'order-events': addresses.topicArns['order-events'] }, owner: 'orders-worker' })).not.toThrow();
+  });
+
+  it('publishes the rows it can when some are for a topic it has no ARN for: those stay, the rest go', async () => {
+    await drain(addresses.queueUrls.fulfillment, 200);
+    await pool.query(`delete from ${SCHEMA}.outbox where published_at is null`);
+    const stray = createEvent({ name: 'stock.changed', source: 'catalog', subject: randomUUID(), data: { productId: randomUUID(), stock: 3, reason: 'test' } });
+    await inTransaction(drizzle(pool), (tx) => enqueueEvent(tx, SCHEMA, stray));
+    const ids = await enqueue(3);
+    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: { 'order-events': addresses.topicArns['order-events'] }, owner: 'orders-worker' });
+    await expect(relay.runOnce()).rejects.toThrow(/1 outbox events were not published/);
+    const received = (await drain(addresses.queueUrls.fulfillment, 500)).map((m) => JSON.parse(m.Body!).id as string);
+    expect(new Set(received)).toEqual(new Set(ids));
+    const { rows } = await pool.query(`select id from ${SCHEMA}.outbox where published_at is null`);
+    expect(rows.map((r: { id: string }) => r.id)).toEqual([stray.id]);
+    await pool.query(`delete from ${SCHEMA}.outbox where id = $1`, [stray.id]);
+  });
+
   it('publishes every event exactly once with two relays running together', async () => {
     await drain(addresses.queueUrls.fulfillment, 200);
     const ids = await enqueue(300);

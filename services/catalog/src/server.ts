@@ -11,7 +11,7 @@ import { startTracing } from '@securecart/telemetry';
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import {
-  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, SnsPublisher, topicArnFrom, type TopicName,
+  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, SnsPublisher, topicArnFrom,
 } from '@securecart/messaging';
 import { buildCatalogApp } from './app.ts';
 import { loadCatalogConfig, type CatalogConfig } from './config.ts';
@@ -41,7 +41,8 @@ async function startCatalogRelay(config: CatalogConfig, log: Logger) {
     db: drizzle(pool),
     schema: CATALOG_SCHEMA,
     publisher: new SnsPublisher(clients),
-    topicArns: { 'catalog-events': topicArn } as Record<TopicName, string>,
+    topicArns: { 'catalog-events': topicArn },
+    owner: 'catalog',
     intervalMs: config.OUTBOX_POLL_MS,
     listenClient,
     log,

@@ -16,7 +16,7 @@ import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/htt
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl, type Db } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom, SnsPublisher,
-  topicArnFrom, type TopicName,
+  topicArnFrom,
 } from '@securecart/messaging';
 import type { Redis } from 'ioredis';
 import { CatalogStockReservations } from './adapters/catalog-stock.ts';
@@ -82,7 +82,8 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
     db,
     schema: FULFILLMENT_SCHEMA,
     publisher: new SnsPublisher(clients),
-    topicArns: { 'fulfillment-events': topicArn } as Record<TopicName, string>,
+    topicArns: { 'fulfillment-events': topicArn },
+    owner: 'fulfillment',
     intervalMs: config.OUTBOX_POLL_MS,
     listenClient,
     log,

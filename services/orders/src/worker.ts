@@ -15,7 +15,7 @@ import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/htt
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl } from '@securecart/db';
 import {
   bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, QueueConsumer, registerOutboxMetrics, queueUrlFrom,
-  SnsPublisher, topicArnFrom, type TopicName,
+  SnsPublisher, topicArnFrom,
 } from '@securecart/messaging';
 import { loadOrdersWorkerConfig, type OrdersWorkerConfig } from './config.ts';
 import { ordersMigrations } from './db/migrations.ts';
@@ -66,7 +66,8 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
     schema: ORDERS_SCHEMA,
     publisher: new SnsPublisher(clients),
     // The orders outbox only ever holds order-events rows (enqueueEvent picks the topic by event type).
-    topicArns: { 'order-events': topicArn } as Record<TopicName, string>,
+    topicArns: { 'order-events': topicArn },
+    owner: 'orders-worker',
     intervalMs: config.OUTBOX_POLL_MS,
     listenClient,
     log,
