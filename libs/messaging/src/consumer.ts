@@ -4,6 +4,8 @@
  * backoff (2^receives seconds, at most 15 min) rather than at once. After maxReceiveCount receives SQS moves it to
  * the dead-letter queue; each failure is logged with its reason. Handlers are looked up by event type; a message
  * that is not a valid envelope, or that no handler takes, fails the same way, so it ends in the DLQ, not lost.
+ * A handler that finds its message early (a fact before its order) returns retryLater(): the message comes back
+ * the same way, but counted and logged as deferred, not as a failure.
  *
  * A type may also have a batch handler: the events of that type in one received batch are then handed over
  * together (one transaction for ten orders, say). A batch handler is all or nothing; when it throws, each of its
@@ -141,7 +143,7 @@ export class QueueConsumer {
             const delaySeconds = outcome.reason instanceof RetryLater ? outcome.reason.delaySeconds : undefined;
             return [{ message, delaySeconds: delaySeconds ?? this.retryDelay(receiveCountOf(message)) }];
           });
-          if (failed.length > 0) await this.retryLater(failed);
+          if (failed.length > 0) await this.sendBack(failed);
           return [...together, ...alone.filter((_, i) => outcomes[i]!.status === 'fulfilled')];
         },
       });
@@ -160,7 +162,7 @@ export class QueueConsumer {
   }
 
   /** Failed and deferred messages come back after their delay, not after the whole visibility timeout. */
-  private async retryLater(messages: { message: Message; delaySeconds: number }[]): Promise<void> {
+  private async sendBack(messages: { message: Message; delaySeconds: number }[]): Promise<void> {
     const result = await this.options.sqs.send(
       new ChangeMessageVisibilityBatchCommand({
         QueueUrl: this.options.queueUrl,
