@@ -6,6 +6,7 @@
  * closes its store and exits 0. With FAUXQS_DATA_DIR its queues, topics and messages survive a restart.
  */
 import { startFauxqs } from 'fauxqs';
+import { pino } from 'pino';
 import { loadConfigOrExit } from '@securecart/config';
 import { loadSqsEmulatorConfig } from './config.ts';
 
@@ -13,30 +14,31 @@ const GRACE_MS = 3_000;
 
 async function main() {
   const config = loadConfigOrExit('sqs-emulator', () => loadSqsEmulatorConfig());
+  const log = pino({ base: { service: 'sqs-emulator' } });
   const server = await startFauxqs({
     port: config.FAUXQS_PORT,
     defaultRegion: config.FAUXQS_DEFAULT_REGION,
     logger: false,
     ...(config.FAUXQS_DATA_DIR ? { dataDir: config.FAUXQS_DATA_DIR } : {}),
   });
-  process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'sqs-emulator started', address: server.address, persistent: Boolean(config.FAUXQS_DATA_DIR) })}\n`);
+  log.info({ address: server.address, persistent: Boolean(config.FAUXQS_DATA_DIR) }, 'sqs-emulator started');
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);
     stopping = true;
     const grace = setTimeout(() => {
-      process.stdout.write(`${JSON.stringify({ level: 'warn', msg: 'long polls still open after the grace period: exiting', signal })}\n`);
+      log.warn({ signal }, 'long polls still open after the grace period: exiting');
       process.exit(0);
     }, GRACE_MS);
     grace.unref();
     server.stop().then(
       () => {
-        process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'sqs-emulator stopped', signal })}\n`);
+        log.info({ signal }, 'sqs-emulator stopped');
         process.exit(0);
       },
       (error: unknown) => {
-        process.stderr.write(`sqs-emulator: stop failed: ${(error as Error).message}\n`);
+        log.error({ err: error }, 'sqs-emulator: stop failed');
         process.exit(1);
       },
     );
