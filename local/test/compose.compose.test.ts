@@ -4,8 +4,8 @@
  *
  * 1. the README's walkthrough: catalog, a dev token, an admin creates a product, cart, checkout 202, the order list,
  *    the live status stream until SHIPPED, and both emails read with `docker compose exec`;
- * 2. a burst on a busy machine: 60 shoppers add one new product and check out at the same moment, and none gets a
- *    503;
+ * 2. a burst on a starved service: 60 shoppers add one new product and check out at the same moment while checkout
+ *    has 5 % of a core, and none gets a 503;
  * 3. 50 orders placed while orders-worker and fulfillment are killed (SIGKILL) and started again: every one ships,
  *    exactly once (one order per checkout, one capture, one shipment, one SHIPPED, the stock taken once);
  * 4. `docker compose restart postgres`: the services reconnect by themselves and the next order ships;
@@ -17,8 +17,9 @@
  * fails and says so otherwise. It runs under its own project name, so it never touches a stack you have running
  * from this folder (whose ports it would need, though). What it measured is printed at the end.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { waitFor } from '@securecart/testing';
 import { ROOT } from './containers.ts';
@@ -31,6 +32,10 @@ const measured: Record<string, string> = {};
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const body = async (res: Response | Promise<Response>): Promise<any> => (await res).json();
+
+/** Each answer's status, and for any other than `expected` its problem's detail too, so a failure says why. */
+const outcomes = (responses: Response[], expected: number) =>
+  Promise.all(responses.map(async (r) => (r.status === expected ? r.status : `${r.status} ${(await r.text()).slice(0, 300)}`)));
 
 function compose(args: string[], options: { timeoutMs?: number; allowFailure?: boolean } = {}): string {
   const result = spawnSync('docker', ['compose', ...args], {
@@ -169,23 +174,25 @@ describe('docker compose up --build --wait', () => {
     expect(read.every((e) => e.to === 'alice@example.com' && e.channel === 'email')).toBe(true);
   }, 120_000);
 
-  it('serves 60 shoppers who add one new product to their carts and check out at the same moment, on a busy machine: no 503', async () => {
+  it('serves 60 shoppers who add one new product to their carts and check out at the same moment, with checkout starved of CPU: no 503', async () => {
     const product = await newProduct(BASE, 100);
     const shoppers = await Promise.all(Array.from({ length: 60 }, (_, i) => customer(BASE, `burst-${i}-${Date.now()}`)));
-    // a flash sale's machine is busy: four CPU-bound processes beside the stack (each ends by itself within 20 s)
-    const busy = Array.from({ length: 4 }, () => spawn(process.execPath, ['-e', 'const end = Date.now() + 20000; while (Date.now() < end);'], { stdio: 'ignore' }));
-    onTestFinished(() => busy.forEach((child) => child.kill('SIGKILL')));
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // A flash sale on a busy host: checkout gets 5 % of a core, so its timers run seconds late. Checkout's Redis
+    // commands had a 500 ms timeout and its SNS client a 1 s connect timeout; both expired falsely here and refused
+    // a fifth to a third of these shoppers. A busy service is slower, never refusing.
+    const checkoutContainer = compose(['ps', '-q', 'checkout']).trim();
+    docker(['update', '--cpus', '0.05', checkoutContainer]);
+    onTestFinished(() => void docker(['update', '--cpus', String(availableParallelism()), checkoutContainer]));
     const started = Date.now();
     const carts = await Promise.all(shoppers.map((headers) => fetch(`${BASE}/api/cart/items/${product}`, { method: 'PUT', headers, body: JSON.stringify({ quantity: 1 }) })));
-    expect(carts.map((r) => r.status)).toEqual(Array(60).fill(200));
+    expect(await outcomes(carts, 200)).toEqual(Array(60).fill(200));
     const checkouts = await Promise.all(shoppers.map((headers, i) => fetch(`${BASE}/api/checkout`, {
       method: 'POST',
       headers: { ...headers, 'idempotency-key': `burst-${i}` },
       body: JSON.stringify({ shippingAddress: { name: 'B', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' }, paymentToken: 'tok_approve', contact: {} }),
     })));
-    expect(checkouts.map((r) => r.status)).toEqual(Array(60).fill(202));
-    measured['60 shoppers of one product at once'] = `60 carts and 60 checkouts answered in ${((Date.now() - started) / 1000).toFixed(1)} s, no 503`;
+    expect(await outcomes(checkouts, 202)).toEqual(Array(60).fill(202));
+    measured['60 shoppers of one product at once'] = `60 carts and 60 checkouts answered in ${((Date.now() - started) / 1000).toFixed(1)} s with checkout at 5 % of a core, no 503`;
   }, 120_000);
 
   it('ships 50 orders placed while orders-worker and fulfillment are killed and started again, each exactly once', async () => {

@@ -14,7 +14,10 @@ import { loadCheckoutConfig, type CheckoutConfig } from './config.ts';
 
 export async function startCheckoutServer(config: CheckoutConfig) {
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'checkout' }, redact: ['req.headers.authorization'] });
-  const redis = await connectRedis(config.REDIS_URL, { name: 'checkout' });
+  // Redis is where carts and idempotency keys live, not a cache: a reply that is slow because a burst keeps this
+  // process busy is waited for (a 500 ms timeout fired falsely then, and refused shoppers), while a Redis that is
+  // away still fails at once, since nothing is queued offline.
+  const redis = await connectRedis(config.REDIS_URL, { name: 'checkout', commandTimeoutMs: 5_000 });
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
   const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients) : undefined;
   const topicArn = topicArnFrom(config, local, 'checkout-events');

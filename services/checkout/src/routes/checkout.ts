@@ -112,8 +112,15 @@ export async function checkoutRoutes(app: App, ctx: CheckoutRouteContext): Promi
           request.log.warn({ err: error, orderId }, 'checkout could not publish order.submitted');
           throw serviceUnavailable('Orders cannot be accepted right now; retry with the same Idempotency-Key', 5);
         }
-        await ctx.idempotency.complete(customer.sub, key, hash, answer);
-        await ctx.carts.removeOrdered(customer.sub, quantities);
+        // Published: the order is accepted, whatever happens next. If the key cannot be marked completed, it stays
+        // pending (with the cart) and a retry publishes the same event again, which the intake places once.
+        const bookkeeping = async () => {
+          await ctx.idempotency.complete(customer.sub, key, hash, answer);
+          await ctx.carts.removeOrdered(customer.sub, quantities);
+        };
+        await bookkeeping().catch((error: unknown) =>
+          request.log.warn({ err: error, orderId }, 'order submitted, but its key or cart could not be updated'),
+        );
         request.log.info({ orderId, totalCents: cart.subtotalCents }, 'order submitted');
         return sendAccepted();
       } catch (error) {
