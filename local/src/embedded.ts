@@ -101,15 +101,16 @@ export async function startEmbedded(config: EmbeddedConfig, deps: EmbeddedDeps =
     fulfillmentLog,
   );
   const relays = [
-    { schema: ORDERS_SCHEMA, owner: 'orders-worker', log: workerLog },
-    { schema: CATALOG_SCHEMA, owner: 'catalog', log: log.child({ service: 'catalog' }) },
-    { schema: FULFILLMENT_SCHEMA, owner: 'fulfillment', log: fulfillmentLog },
+    { schema: ORDERS_SCHEMA, owner: 'orders-worker', log: workerLog, processedEvents: true },
+    { schema: CATALOG_SCHEMA, owner: 'catalog', log: log.child({ service: 'catalog' }), processedEvents: false },
+    { schema: FULFILLMENT_SCHEMA, owner: 'fulfillment', log: fulfillmentLog, processedEvents: true },
   ].map(
-    ({ schema, owner, log: relayLog }) =>
+    ({ schema, owner, log: relayLog, processedEvents }) =>
       new OutboxRelay({
         db: database.primary,
         schema,
         owner,
+        processedEvents,
         publisher: new SnsPublisher(messaging.clients),
         topicArns: messaging.addresses.topicArns,
         intervalMs: 200,

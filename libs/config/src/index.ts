@@ -56,6 +56,19 @@ export const TracingEnv = {
   ),
 };
 
+/** The outbox relay of a process that has one (catalog, orders-worker, fulfillment): spread into its schema, and
+ * handed to OutboxRelay (@securecart/messaging) through outboxSettings(). */
+export const OutboxEnv = {
+  OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
+  OUTBOX_MAX_ATTEMPTS: Env.positiveInt(10, 'refusals by SNS (no such topic, an invalid event) before an outbox row is dead and waits for `pnpm ops outbox retry`; an outage counts none'),
+  OUTBOX_RETENTION_DAYS: Env.positiveInt(15, 'published outbox rows and processed event ids are deleted after this many days; keep it above the queues\' retention (14 days), or a message redriven later is handled again'),
+};
+
+/** OutboxRelay's options from a config holding OutboxEnv. */
+export function outboxSettings(config: { OUTBOX_POLL_MS: number; OUTBOX_MAX_ATTEMPTS: number; OUTBOX_RETENTION_DAYS: number }) {
+  return { intervalMs: config.OUTBOX_POLL_MS, maxAttempts: config.OUTBOX_MAX_ATTEMPTS, retentionMs: config.OUTBOX_RETENTION_DAYS * 24 * 3600 * 1000 };
+}
+
 /** What startTracing() takes, from a config holding TracingEnv. */
 export function tracingEndpoints(config: { OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string | undefined }) {
   return { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, tracesEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT };

@@ -5,15 +5,23 @@
  * that crashes after publishing and before committing publishes those rows again: delivery is at-least-once,
  * and consumers make the effect exactly-once (processed-events.ts). LISTEN/NOTIFY wakes the relay at once after
  * a commit; otherwise it polls.
+ *
+ * Poison is isolated per row. When SNS refuses a row (its topic does not exist, a parameter is invalid) or the relay
+ * cannot publish it (no ARN for its topic), the row alone is charged an attempt, with its error and a next attempt
+ * after a jittered exponential backoff; the others go on. After `maxAttempts` (or at once when it is over SNS's size
+ * limit) the row is dead: never tried again until an operator retries it (`pnpm ops outbox retry`), counted in the
+ * `outbox_dead_events` gauge and logged (`outboxDeadEvents`) for the alarm. An outage (SNS unreachable, throttling,
+ * a 5xx) charges no row: the relay backs off as a whole. Published rows and the schema's `processed_events` are
+ * pruned after a retention (15 days by default: longer than SQS keeps a message or a dead letter, 14 days).
  */
-import { sql } from 'drizzle-orm';
-import { index, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
+import { sql, type SQL } from 'drizzle-orm';
+import { index, integer, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import type { EventName } from '@securecart/contracts';
 import { inTransaction, type Db } from '@securecart/db';
 import type { CloudEvent } from './envelope.ts';
-import { PublishError, type SnsPublisher } from './publisher.ts';
+import { PublishError, type PublishFailure, type SnsPublisher } from './publisher.ts';
 import { MessagingConfigError } from './addresses.ts';
 import { topicOf, TOPOLOGY, type TopicName } from './topology.ts';
 import { eventNameOf } from './envelope.ts';
@@ -30,8 +38,19 @@ export function outboxTable(schema: PgSchema) {
       envelope: jsonb('envelope').notNull(),
       createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
       publishedAt: timestamp('published_at', { withTimezone: true }),
+      /** attempts SNS refused (an outage charges none) */
+      attempts: integer('attempts').notNull().default(0),
+      lastError: text('last_error'),
+      /** not claimed before this (backoff after a refusal) */
+      nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+      /** set after the last attempt: the row waits for an operator */
+      deadAt: timestamp('dead_at', { withTimezone: true }),
     },
-    (t) => [index('outbox_unpublished_idx').on(t.createdAt).where(sql`${t.publishedAt} is null`)],
+    (t) => [
+      index('outbox_unpublished_idx').on(t.createdAt).where(sql`${t.publishedAt} is null and ${t.deadAt} is null`),
+      index('outbox_published_idx').on(t.publishedAt).where(sql`${t.publishedAt} is not null`),
+      index('outbox_dead_idx').on(t.deadAt).where(sql`${t.deadAt} is not null`),
+    ],
   );
 }
 
@@ -52,6 +71,15 @@ interface OutboxRow {
   envelope: CloudEvent;
 }
 
+export const OUTBOX_DEFAULTS = {
+  maxAttempts: 10,
+  retryBaseMs: 1_000,
+  retryMaxMs: 300_000,
+  // longer than the queues and DLQs keep a message (14 days), so a redelivered or redriven message is still known
+  retentionMs: 15 * 24 * 3600 * 1000,
+  maintenanceIntervalMs: 60_000,
+};
+
 export interface OutboxRelayOptions {
   /** the service's primary (node-postgres or PGlite) */
   db: Db;
@@ -67,18 +95,39 @@ export interface OutboxRelayOptions {
   intervalMs?: number;
   /** a dedicated node-postgres client for LISTEN; without it the relay polls */
   listenClient?: pg.Client;
-  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** refusals before a row is dead (default 10: about 13 minutes of backoff) */
+  maxAttempts?: number;
+  /** a refused row's next attempt: retryBaseMs × 2^(attempts-1), at most retryMaxMs, ±20 % */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** published rows, and the schema's processed_events when `processedEvents` is set, are deleted after this */
+  retentionMs?: number;
+  processedEvents?: boolean;
+  /** how often the relay prunes and reports its dead rows */
+  maintenanceIntervalMs?: number;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
+export interface OutboxMaintenance {
+  prunedEvents: number;
+  prunedProcessedEvents: number;
+  deadEvents: number;
+}
+
+const PRUNE_BATCH = 5_000;
+
 export class OutboxRelay {
-  readonly stats = { published: 0, failures: 0, batches: 0 };
+  /** counts since the task started: published, not published for an outage, refused (charged), gone dead */
+  readonly stats = { published: 0, failures: 0, refused: 0, dead: 0, batches: 0, pruned: 0 };
   private readonly options: OutboxRelayOptions;
+  private readonly table: SQL;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   /** a NOTIFY came while no one was waiting (a batch was being published): look again before sleeping */
   private notified = false;
   private backoffMs = 0;
+  private nextMaintenanceAt = 0;
 
   constructor(options: OutboxRelayOptions) {
     const topics = (Object.keys(TOPOLOGY.topics) as TopicName[]).filter((topic) => options.owner === undefined || TOPOLOGY.topics[topic].publisher === options.owner);
@@ -86,17 +135,19 @@ export class OutboxRelay {
     const missing = topics.filter((topic) => !options.topicArns[topic]);
     if (missing.length > 0) throw new MessagingConfigError(`outbox relay${options.owner ? ` of ${options.owner}` : ''}: no ARN for ${missing.join(', ')}`);
     this.options = options;
+    this.table = sql`${sql.identifier(options.schema)}.outbox`;
   }
 
-  /** Claims one batch, publishes it, marks what was published. Returns how many were published. */
+  /** Claims one batch of due rows, publishes it, marks what was published and charges what was refused. Returns how
+   * many were published; throws (after marking the rest) when an outage kept some from being published. */
   async runOnce(): Promise<number> {
-    const { db, schema, batchSize = 100 } = this.options;
-    const table = sql`${sql.identifier(schema)}.outbox`;
-    const failed = new Set<string>();
+    const { db, batchSize = 100 } = this.options;
+    const failures: PublishFailure[] = [];
     const published = await inTransaction(db, async (tx) => {
-      const result = await tx.execute(
-        sql`select id, topic, envelope from ${table} where published_at is null order by created_at, id limit ${batchSize} for update skip locked`,
-      );
+      const result = await tx.execute(sql`
+        select id, topic, envelope from ${this.table}
+        where published_at is null and dead_at is null and next_attempt_at <= now()
+        order by created_at, id limit ${batchSize} for update skip locked`);
       const rows = (result as unknown as { rows: OutboxRow[] }).rows.map((r) => ({
         ...r,
         // node-postgres parses jsonb; PGlite too, but be sure
@@ -106,30 +157,97 @@ export class OutboxRelay {
       for (const [topic, events] of groupByTopic(rows)) {
         const arn = this.options.topicArns[topic];
         if (!arn) {
-          // a row for a topic this relay does not publish: it must not hold the others up
-          events.forEach((event) => failed.add(event.id));
-          this.options.log?.warn({ topic, failed: events.length }, 'outbox: rows for a topic this relay has no ARN for; they stay');
+          // a row for a topic this relay does not publish: charged, so it cannot hold the others up for ever
+          failures.push(...events.map((e): PublishFailure => ({ id: e.id, kind: 'rejected', reason: `this relay has no ARN for topic ${topic}` })));
           continue;
         }
         try {
           await this.options.publisher.publish(arn, events);
         } catch (error) {
           if (!(error instanceof PublishError)) throw error;
-          error.failedIds.forEach((id) => failed.add(id));
-          this.options.log?.warn({ err: error, topic, failed: error.failedIds.length }, 'outbox: publishing failed; rows stay for the next attempt');
+          failures.push(...error.failures);
         }
       }
+      const failed = new Set(failures.map((f) => f.id));
       const done = rows.map((r) => r.id).filter((id) => !failed.has(id));
       if (done.length > 0) {
-        await tx.execute(sql`update ${table} set published_at = now() where id in (${sql.join(done.map((id) => sql`${id}::uuid`), sql`, `)})`);
+        await tx.execute(sql`update ${this.table} set published_at = now() where id in (${sql.join(done.map((id) => sql`${id}::uuid`), sql`, `)})`);
       }
+      await this.recordFailures(tx, failures);
       return done;
     });
     if (published.length > 0) this.stats.batches++;
     this.stats.published += published.length;
-    this.stats.failures += failed.size;
-    if (failed.size > 0) throw new PublishError(`${failed.size} outbox events were not published`, [...failed]);
+    const outage = failures.filter((f) => f.kind === 'transient');
+    this.stats.failures += outage.length;
+    if (outage.length > 0) throw new PublishError(`${outage.length} outbox events were not published: ${outage[0]!.reason}`, outage);
     return published.length;
+  }
+
+  /** Charges refused rows an attempt (dead after the last, or at once when too large); notes an outage's error. */
+  private async recordFailures(tx: Db, failures: PublishFailure[]): Promise<void> {
+    if (failures.length === 0) return;
+    const { maxAttempts = OUTBOX_DEFAULTS.maxAttempts, retryBaseMs = OUTBOX_DEFAULTS.retryBaseMs, retryMaxMs = OUTBOX_DEFAULTS.retryMaxMs } = this.options;
+    const outage = failures.filter((f) => f.kind === 'transient');
+    if (outage.length > 0) {
+      const values = sql.join(outage.map((f) => sql`(${f.id}::uuid, ${f.reason.slice(0, 1000)}::text)`), sql`, `);
+      await tx.execute(sql`update ${this.table} t set last_error = f.reason from (values ${values}) as f(id, reason) where t.id = f.id`);
+    }
+    const refused = failures.filter((f) => f.kind !== 'transient');
+    if (refused.length === 0) return;
+    const values = sql.join(refused.map((f) => sql`(${f.id}::uuid, ${f.reason.slice(0, 1000)}::text, ${f.kind === 'too-large'}::boolean)`), sql`, `);
+    const result = await tx.execute(sql`
+      update ${this.table} t set
+        attempts = t.attempts + 1,
+        last_error = f.reason,
+        dead_at = case when f.final or t.attempts + 1 >= ${maxAttempts} then now() end,
+        next_attempt_at = now() + make_interval(secs => least(${retryBaseMs}::float8 * power(2, t.attempts), ${retryMaxMs}::float8) * (0.8 + random() * 0.4) / 1000)
+      from (values ${values}) as f(id, reason, final)
+      where t.id = f.id
+      returning t.id, t.type, t.subject, t.attempts, t.last_error, t.dead_at is not null as dead`);
+    const rows = (result as unknown as { rows: { id: string; type: string; subject: string; attempts: number; last_error: string; dead: boolean }[] }).rows;
+    for (const row of rows) {
+      const detail = { schema: this.options.schema, outboxEventId: row.id, type: row.type, subject: row.subject, attempts: row.attempts, lastError: row.last_error };
+      if (row.dead) {
+        this.stats.dead++;
+        this.options.log?.error(detail, `outbox: event is dead; it waits for an operator: pnpm ops outbox show ${this.options.schema}`);
+      } else {
+        this.stats.refused++;
+        this.options.log?.warn(detail, 'outbox: SNS refused the event; it is tried again later, the others go on');
+      }
+    }
+  }
+
+  /** Deletes published rows (and processed event ids) older than the retention, a batch at a time, and counts the
+   * dead rows, logging them as `outboxDeadEvents` while there are any. */
+  async maintain(): Promise<OutboxMaintenance> {
+    const { db, schema, retentionMs = OUTBOX_DEFAULTS.retentionMs } = this.options;
+    const before = sql`now() - make_interval(secs => ${retentionMs / 1000}::float8)`;
+    const prune = async (table: SQL, key: string, column: string): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const result = await db.execute(sql`
+          delete from ${table} where ${sql.identifier(key)} in (
+            select ${sql.identifier(key)} from ${table} where ${sql.identifier(column)} < ${before} limit ${PRUNE_BATCH} for update skip locked)`);
+        const deleted = affected(result);
+        total += deleted;
+        if (deleted < PRUNE_BATCH) return total;
+      }
+    };
+    const prunedEvents = await prune(this.table, 'id', 'published_at');
+    const prunedProcessedEvents = this.options.processedEvents
+      ? await prune(sql`${sql.identifier(schema)}.processed_events`, 'event_id', 'processed_at')
+      : 0;
+    this.stats.pruned += prunedEvents;
+    const deadEvents = await this.countDead();
+    if (prunedEvents + prunedProcessedEvents > 0) this.options.log?.info({ schema, prunedEvents, prunedProcessedEvents }, 'outbox: pruned past the retention');
+    if (deadEvents > 0) this.options.log?.warn({ schema, outboxDeadEvents: deadEvents }, `outbox: dead events wait for an operator: pnpm ops outbox show ${schema}`);
+    return { prunedEvents, prunedProcessedEvents, deadEvents };
+  }
+
+  async countDead(): Promise<number> {
+    const result = await this.options.db.execute(sql`select count(*)::int as n from ${this.table} where dead_at is not null`);
+    return (result as unknown as { rows: { n: number }[] }).rows[0]?.n ?? 0;
   }
 
   async start(): Promise<void> {
@@ -154,8 +272,12 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
-    const { batchSize = 100, intervalMs = 500 } = this.options;
+    const { batchSize = 100, intervalMs = 500, maintenanceIntervalMs = OUTBOX_DEFAULTS.maintenanceIntervalMs } = this.options;
     while (this.running) {
+      if (Date.now() >= this.nextMaintenanceAt) {
+        this.nextMaintenanceAt = Date.now() + maintenanceIntervalMs;
+        await this.maintain().catch((error: unknown) => this.options.log?.warn({ err: error }, 'outbox: pruning failed; tried again later'));
+      }
       let published = 0;
       // Cleared before the claim: rows committed before it are in this batch; a NOTIFY during it means more came.
       this.notified = false;
@@ -180,6 +302,11 @@ export class OutboxRelay {
   }
 }
 
+function affected(result: unknown): number {
+  const r = result as { rowCount?: number | null; affectedRows?: number };
+  return r.rowCount ?? r.affectedRows ?? 0;
+}
+
 function groupByTopic(rows: OutboxRow[]): Map<TopicName, CloudEvent[]> {
   const groups = new Map<TopicName, CloudEvent[]>();
   for (const row of rows) {
@@ -195,16 +322,27 @@ function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-/** The relay's counts as the `outbox_events{outcome}` gauge of a worker's registry (counts since the task started). */
+/** The relay's counts as the `outbox_events{outcome}` gauge of a worker's registry (counts since the task started),
+ * and its schema's dead rows, counted in the database at each scrape, as `outbox_dead_events`. */
 export function registerOutboxMetrics(registry: Registry, relay: OutboxRelay): void {
   new Gauge({
     name: 'outbox_events',
-    help: 'Outbox events relayed by this task, by outcome',
+    help: 'Outbox events relayed by this task, by outcome: published, failed (an outage: tried again), refused (charged an attempt), dead',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
       this.set({ outcome: 'published' }, relay.stats.published);
       this.set({ outcome: 'failed' }, relay.stats.failures);
+      this.set({ outcome: 'refused' }, relay.stats.refused);
+      this.set({ outcome: 'dead' }, relay.stats.dead);
+    },
+  });
+  new Gauge({
+    name: 'outbox_dead_events',
+    help: 'Outbox rows that are dead and wait for an operator (pnpm ops outbox show): alert when above 0',
+    registers: [registry],
+    async collect() {
+      this.set(await relay.countDead().catch(() => Number.NaN));
     },
   });
 }

@@ -4,15 +4,21 @@
  * delivery, exactly-once effect.
  */
 import { sql } from 'drizzle-orm';
-import { text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
+import { index, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
 import type { Db } from '@securecart/db';
 
+/** Pruned by the schema's outbox relay after its retention (`processedEvents: true`): a redelivery older than that
+ * is no longer recognised, so the retention must outlast any message that can still come back. */
 export function processedEventsTable(schema: PgSchema) {
-  return schema.table('processed_events', {
-    eventId: uuid('event_id').primaryKey(),
-    type: text('type').notNull(),
-    processedAt: timestamp('processed_at', { withTimezone: true }).notNull().defaultNow(),
-  });
+  return schema.table(
+    'processed_events',
+    {
+      eventId: uuid('event_id').primaryKey(),
+      type: text('type').notNull(),
+      processedAt: timestamp('processed_at', { withTimezone: true }).notNull().defaultNow(),
+    },
+    (t) => [index('processed_events_processed_at_idx').on(t.processedAt)],
+  );
 }
 
 /** Records the event as processed; false when it already was (the caller then skips its effects). */

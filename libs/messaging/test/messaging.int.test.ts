@@ -8,12 +8,13 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { startFauxqs } from 'fauxqs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createPool, inTransaction } from '@securecart/db';
 import { TcpProxy, waitFor } from '@securecart/testing';
 import {
   bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, drainQueue, enqueueEvent, OutboxRelay, QueueConsumer,
-  recordProcessed, SnsPublisher, topicArnsFromCopilot, type AwsClients, type CloudEvent, type MessagingAddresses,
+  recordProcessed, registerOutboxMetrics, SnsPublisher, topicArnsFromCopilot, type AwsClients, type CloudEvent, type MessagingAddresses,
 } from '../src/index.ts';
 
 const infra = inject('infra');
@@ -29,6 +30,13 @@ const order = () => ({
 });
 
 const drain = (queueUrl: string, quietMs = 500) => drainQueue(clients, queueUrl, quietMs);
+const quiet = { info() {}, warn() {}, error() {} };
+/** a relay log that keeps what it was told */
+function recordingLog() {
+  const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
+  const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { lines, log: { info: at('info'), warn: at('warn'), error: at('error') } };
+}
 
 beforeAll(async () => {
   fauxqs = await startFauxqs({ port: 0, logger: false });
@@ -38,7 +46,8 @@ beforeAll(async () => {
   await pool.query(`create schema if not exists ${SCHEMA}`);
   // the DDL of outboxTable() and processedEventsTable(), as a service's migration creates it
   await pool.query(`create table if not exists ${SCHEMA}.outbox (id uuid primary key, topic text not null, type text not null, subject text not null,
-    envelope jsonb not null, created_at timestamptz not null default now(), published_at timestamptz)`);
+    envelope jsonb not null, created_at timestamptz not null default now(), published_at timestamptz,
+    attempts integer not null default 0, last_error text, next_attempt_at timestamptz not null default now(), dead_at timestamptz)`);
   await pool.query(`create table if not exists ${SCHEMA}.processed_events (event_id uuid primary key, type text not null, processed_at timestamptz not null default now())`);
   await pool.query(`create table if not exists ${SCHEMA}.effects (n serial primary key, event_id uuid not null)`);
 });
@@ -108,18 +117,19 @@ describe('outbox relay', () => {
     expect(() => new OutboxRelay({ ...options, topicArns: { 'order-events': addresses.topicArns['order-events'] }, owner: 'orders-worker' })).not.toThrow();
   });
 
-  it('publishes the rows it can when some are for a topic it has no ARN for: those stay, the rest go', async () => {
+  it('charges a row for a topic it has no ARN for an attempt and publishes the rest', async () => {
     await drain(addresses.queueUrls.fulfillment, 200);
     await pool.query(`delete from ${SCHEMA}.outbox where published_at is null`);
     const stray = createEvent({ name: 'stock.changed', source: 'catalog', subject: randomUUID(), data: { productId: randomUUID(), stock: 3, reason: 'test' } });
     await inTransaction(drizzle(pool), (tx) => enqueueEvent(tx, SCHEMA, stray));
     const ids = await enqueue(3);
-    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: { 'order-events': addresses.topicArns['order-events'] }, owner: 'orders-worker' });
-    await expect(relay.runOnce()).rejects.toThrow(/1 outbox events were not published/);
+    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: { 'order-events': addresses.topicArns['order-events'] }, owner: 'orders-worker', log: quiet });
+    expect(await relay.runOnce()).toBe(3);
     const received = (await drain(addresses.queueUrls.fulfillment, 500)).map((m) => JSON.parse(m.Body!).id as string);
     expect(new Set(received)).toEqual(new Set(ids));
-    const { rows } = await pool.query(`select id from ${SCHEMA}.outbox where published_at is null`);
-    expect(rows.map((r: { id: string }) => r.id)).toEqual([stray.id]);
+    const { rows } = await pool.query(`select id, attempts, last_error, next_attempt_at > now() as later from ${SCHEMA}.outbox where published_at is null`);
+    expect(rows).toEqual([{ id: stray.id, attempts: 1, last_error: 'this relay has no ARN for topic catalog-events', later: true }]);
+    expect(relay.stats).toMatchObject({ published: 3, refused: 1, failures: 0, dead: 0 });
     await pool.query(`delete from ${SCHEMA}.outbox where id = $1`, [stray.id]);
   });
 
@@ -201,6 +211,138 @@ describe('outbox relay', () => {
       return seen.has(first!) && seen.has(second!);
     }, { timeoutMs: 5_000, what: 'both events, well before the 60 s polling interval' });
     await relay.stop();
+  });
+});
+
+describe('outbox: poison rows, outages and retention', () => {
+  const db = () => drizzle(pool);
+  const cancelled = (reason = 'changed my mind') => createEvent({ name: 'order.cancelled', source: 'orders-worker', subject: randomUUID(), data: { ...order(), reason } });
+  async function put(...events: CloudEvent[]): Promise<string[]> {
+    await inTransaction(db(), async (tx) => { for (const e of events) await enqueueEvent(tx, SCHEMA, e); });
+    return events.map((e) => e.id);
+  }
+  const row = async (id: string) => (await pool.query(
+    `select attempts, last_error, dead_at is not null as dead, published_at is not null as published from ${SCHEMA}.outbox where id = $1`, [id])).rows[0];
+  const receivedIds = async (quietMs = 300) => (await drain(addresses.queueUrls.fulfillment, quietMs)).map((m) => JSON.parse(m.Body!).id as string);
+
+  beforeEach(async () => {
+    await drain(addresses.queueUrls.fulfillment, 200);
+    await pool.query(`delete from ${SCHEMA}.outbox`);
+  });
+
+  it('isolates a row SNS refuses (its topic does not exist): the others go on, it backs off, then it is dead and left alone', async () => {
+    const missing = addresses.topicArns['catalog-events'].replace(/[^:]+$/, 'no-such-topic');
+    const { lines, log } = recordingLog();
+    const relay = new OutboxRelay({
+      db: db(), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: { ...addresses.topicArns, 'catalog-events': missing },
+      maxAttempts: 3, retryBaseMs: 1_500, retryMaxMs: 1_500, log,
+    });
+    const poison = createEvent({ name: 'stock.changed', source: 'catalog', subject: randomUUID(), data: { productId: randomUUID(), stock: 1, reason: 'test' } });
+    const [poisonId, ...good] = await put(poison, cancelled(), cancelled());
+    expect(await relay.runOnce()).toBe(2); // no throw: a refusal is not an outage
+    expect(new Set(await receivedIds())).toEqual(new Set(good));
+    expect(await row(poisonId!)).toMatchObject({ attempts: 1, dead: false, published: false, last_error: expect.stringMatching(/NotFound/) });
+
+    // backing off: not claimed again before its next attempt, while new rows still go at once
+    const [next] = await put(cancelled());
+    expect(await relay.runOnce()).toBe(1);
+    expect(await receivedIds()).toEqual([next]);
+    expect((await row(poisonId!)).attempts).toBe(1);
+
+    // charged on each attempt; dead after the third, and then never claimed
+    await waitFor(async () => { await relay.runOnce(); return (await row(poisonId!)).dead as boolean; }, { timeoutMs: 10_000, intervalMs: 100, what: 'the row to be dead' });
+    expect(await row(poisonId!)).toMatchObject({ attempts: 3, dead: true, published: false });
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // past any backoff
+    expect(await relay.runOnce()).toBe(0);
+    expect((await row(poisonId!)).attempts).toBe(3);
+    expect(relay.stats).toMatchObject({ published: 3, refused: 2, dead: 1, failures: 0 });
+    expect(lines.filter((l) => l.level === 'error')).toEqual([
+      expect.objectContaining({ obj: expect.objectContaining({ outboxEventId: poisonId, type: 'com.securecart.stock.changed', attempts: 3 }) }),
+    ]);
+
+    // counted, reported as outboxDeadEvents (the alarm's field) and as the outbox_dead_events gauge
+    const registry = new Registry();
+    registerOutboxMetrics(registry, relay);
+    expect(await registry.getSingleMetricAsString('outbox_dead_events')).toMatch(/^outbox_dead_events 1$/m);
+    expect(await registry.getSingleMetricAsString('outbox_events')).toMatch(/outbox_events\{outcome="dead"\} 1/);
+    expect((await relay.maintain()).deadEvents).toBe(1);
+    expect(lines.at(-1)).toMatchObject({ level: 'warn', obj: { outboxDeadEvents: 1 } });
+    await pool.query(`delete from ${SCHEMA}.outbox where id = $1`, [poisonId]);
+  });
+
+  it('marks an event over SNS\'s 256 KiB limit dead at once, without a call, and publishes its neighbours', async () => {
+    const relay = new OutboxRelay({ db: db(), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, log: quiet });
+    const [before, huge, after] = await put(cancelled(), cancelled('x'.repeat(300_000)), cancelled());
+    expect(await relay.runOnce()).toBe(2);
+    expect(new Set(await receivedIds())).toEqual(new Set([before, after]));
+    expect(await row(huge!)).toMatchObject({ attempts: 1, dead: true, published: false, last_error: expect.stringMatching(/over SNS's limit of 262144/) });
+    await pool.query(`delete from ${SCHEMA}.outbox where id = $1`, [huge]);
+  });
+
+  it('when one PublishBatch call of several fails, publishes the others and marks only theirs published', async () => {
+    // SNS answers the second of three calls with a 500 (the first 10 rows, the next 10, the last 5)
+    let calls = 0;
+    const flaky: AwsClients = { ...clients, sns: { send: (command: never) => {
+      calls++;
+      if (calls === 2) return Promise.reject(Object.assign(new Error('We encountered an internal error'), { name: 'InternalErrorException' }));
+      return clients.sns.send(command);
+    } } as unknown as AwsClients['sns'] };
+    const relay = new OutboxRelay({ db: db(), schema: SCHEMA, publisher: new SnsPublisher(flaky), topicArns: addresses.topicArns, log: quiet });
+    const ids = await put(...Array.from({ length: 25 }, () => cancelled()));
+    await expect(relay.runOnce()).rejects.toThrow(/10 outbox events were not published: InternalErrorException/);
+    expect(calls).toBe(3);
+    const { rows } = await pool.query(`select id, attempts, last_error from ${SCHEMA}.outbox where published_at is null order by created_at, id`);
+    expect(rows).toHaveLength(10);
+    expect(rows.every((r: { attempts: number; last_error: string }) => r.attempts === 0 && /InternalError/.test(r.last_error))).toBe(true); // an outage charges nothing
+    const first = new Set(await receivedIds());
+    expect(first.size).toBe(15);
+    expect(rows.some((r: { id: string }) => first.has(r.id))).toBe(false); // what is on the queue is exactly what is marked
+    expect(await relay.runOnce()).toBe(10);
+    expect(new Set([...first, ...(await receivedIds())])).toEqual(new Set(ids));
+  });
+
+  it('charges no attempt while SNS cannot be reached, however long that lasts', async () => {
+    const proxy = await TcpProxy.forUrl(fauxqs.address).start();
+    cleanups.push(() => proxy.stop());
+    const viaProxy = createAwsClients({ region: 'us-east-1', endpoint: proxy.rewrite(fauxqs.address).replace(/\/$/, ''), requestTimeoutMs: 500 });
+    cleanups.push(() => destroyAwsClients(viaProxy));
+    const relay = new OutboxRelay({ db: db(), schema: SCHEMA, publisher: new SnsPublisher(viaProxy), topicArns: addresses.topicArns, maxAttempts: 2, retryBaseMs: 10, log: quiet });
+    const [id] = await put(cancelled());
+    proxy.sever();
+    for (let i = 0; i < 3; i++) await expect(relay.runOnce()).rejects.toThrow(/not published/);
+    expect(await row(id!)).toMatchObject({ attempts: 0, dead: false, published: false, last_error: expect.any(String) });
+    proxy.restore();
+    expect(await relay.runOnce()).toBe(1);
+    expect(await receivedIds()).toEqual([id]);
+  });
+
+  it('prunes published rows and processed event ids past the retention, and keeps pending and dead rows', async () => {
+    await pool.query(`delete from ${SCHEMA}.outbox`);
+    const [oldPublished, recentPublished, oldPending, oldDead] = await put(cancelled(), cancelled(), cancelled(), cancelled());
+    await pool.query(`update ${SCHEMA}.outbox set created_at = now() - interval '20 days' where id = any($1)`, [[oldPublished, oldPending, oldDead]]);
+    await pool.query(`update ${SCHEMA}.outbox set published_at = now() - interval '16 days' where id = $1`, [oldPublished]);
+    await pool.query(`update ${SCHEMA}.outbox set published_at = now() - interval '1 day' where id = $1`, [recentPublished]);
+    await pool.query(`update ${SCHEMA}.outbox set dead_at = now() - interval '19 days', attempts = 10 where id = $1`, [oldDead]);
+    await pool.query(`update ${SCHEMA}.outbox set next_attempt_at = now() + interval '1 hour' where id = $1`, [oldPending]);
+    const oldProcessed = randomUUID();
+    const recentProcessed = randomUUID();
+    await pool.query(`insert into ${SCHEMA}.processed_events (event_id, type, processed_at) values ($1, 't', now() - interval '16 days'), ($2, 't', now())`, [oldProcessed, recentProcessed]);
+
+    const relay = new OutboxRelay({ db: db(), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, processedEvents: true, log: quiet });
+    const result = await relay.maintain();
+    expect(result).toMatchObject({ prunedEvents: 1, deadEvents: 1 });
+    expect(result.prunedProcessedEvents).toBeGreaterThanOrEqual(1);
+    const { rows } = await pool.query(`select id from ${SCHEMA}.outbox`);
+    expect(new Set(rows.map((r: { id: string }) => r.id))).toEqual(new Set([recentPublished, oldPending, oldDead]));
+    const processed = await pool.query(`select event_id from ${SCHEMA}.processed_events where event_id = any($1)`, [[oldProcessed, recentProcessed]]);
+    expect(processed.rows.map((r: { event_id: string }) => r.event_id)).toEqual([recentProcessed]);
+
+    // without processedEvents (a service that consumes nothing), its processed_events are left alone
+    await pool.query(`update ${SCHEMA}.processed_events set processed_at = now() - interval '16 days' where event_id = $1`, [recentProcessed]);
+    const catalogLike = new OutboxRelay({ db: db(), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, log: quiet });
+    expect((await catalogLike.maintain()).prunedProcessedEvents).toBe(0);
+    expect((await pool.query(`select 1 from ${SCHEMA}.processed_events where event_id = $1`, [recentProcessed])).rowCount).toBe(1);
+    await pool.query(`delete from ${SCHEMA}.outbox`);
   });
 });
 

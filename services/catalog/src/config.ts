@@ -1,5 +1,5 @@
 /** The catalog service's environment, validated once at start (see @securecart/config). */
-import { ConfigError, Env, loadConfig, TracingEnv, Type } from '@securecart/config';
+import { ConfigError, Env, loadConfig, OutboxEnv, TracingEnv, Type } from '@securecart/config';
 import { databaseTlsProblems } from '@securecart/db';
 
 export const CatalogEnv = Type.Object({
@@ -26,7 +26,7 @@ export const CatalogEnv = Type.Object({
   AWS_ENDPOINT_URL: Type.Optional(Env.url(['http', 'https'], 'an SNS/SQS emulator (fauxqs); the topology is then bootstrapped by name')),
   MESSAGING_PREFIX: Type.String({ default: '', pattern: '^[A-Za-z0-9_-]*$', description: 'emulators only: resources are named <prefix><name>' }),
   COPILOT_SNS_TOPIC_ARNS: Type.Optional(Type.String({ description: 'Copilot: JSON map of topic name to ARN (catalog-events)' })),
-  OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
+  ...OutboxEnv,
 });
 
 export type CatalogConfig = ReturnType<typeof loadCatalogConfig>;

@@ -6,12 +6,12 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino, type Logger } from 'pino';
 import { Cache, connectRedis, MemoryStore, RedisStore, type SharedStore } from '@securecart/cache';
-import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
+import { loadConfigOrExit, outboxSettings, tracingEndpoints } from '@securecart/config';
 import { startTracing } from '@securecart/telemetry';
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl, ReplicaRouter } from '@securecart/db';
 import { createJwksVerifier, serve } from '@securecart/http-kit';
 import {
-  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, SnsPublisher, topicArnFrom,
+  bootstrapTopology, createAwsClients, destroyAwsClients, OutboxRelay, registerOutboxMetrics, SnsPublisher, topicArnFrom,
 } from '@securecart/messaging';
 import { buildCatalogApp } from './app.ts';
 import { loadCatalogConfig, type CatalogConfig } from './config.ts';
@@ -43,12 +43,13 @@ async function startCatalogRelay(config: CatalogConfig, log: Logger) {
     publisher: new SnsPublisher(clients),
     topicArns: { 'catalog-events': topicArn },
     owner: 'catalog',
-    intervalMs: config.OUTBOX_POLL_MS,
+    ...outboxSettings(config),
     listenClient,
     log,
   });
   await relay.start();
   return {
+    relay,
     stop: async () => {
       await relay.stop();
       await Promise.allSettled([listenClient.end(), pool.end()]);
@@ -97,6 +98,7 @@ export async function startCatalogServer(config: CatalogConfig) {
       defaultMetrics: true,
     },
   );
+  if (relay) registerOutboxMetrics(app.metrics, relay.relay);
   const close = async () => {
     await relay?.stop();
     db.stop();

@@ -72,6 +72,24 @@ describe('the catalog process', () => {
     }
   });
 
+  it('relays its outbox to catalog-events and reports it on /metrics, dead events included', async () => {
+    const port = await freePort();
+    const proc = startProcess(serverScript, { ...env(port), AWS_ENDPOINT_URL: infra.sqsEndpoint, MESSAGING_PREFIX: `c${port}-`, OUTBOX_POLL_MS: '100' }, cwd);
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200, { timeoutMs: 20_000, what: 'the server to be ready' });
+      const token = await idp.token('admin-1', { admin: true });
+      const created = await fetch(`http://127.0.0.1:${port}/api/catalog/products`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(newProduct()),
+      });
+      expect(created.status).toBe(201);
+      const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1]);
+      await waitFor(async () => (await metric(/^outbox_events\{[^}]*outcome="published"[^}]*\} (\d+)$/m)) >= 1, { timeoutMs: 10_000, what: 'product.created to be relayed' });
+      expect(await metric(/^outbox_dead_events(?:\{[^}]*\})? (\d+)$/m)).toBe(0);
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  });
+
   it('with OTEL_EXPORTER_OTLP_ENDPOINT sends its request spans to the collector, the last ones flushed on SIGTERM', async () => {
     const collector = await startOtlpReceiver();
     const port = await freePort();

@@ -1,5 +1,5 @@
 /** The fulfillment worker's environment, validated once at start (see @securecart/config). */
-import { ConfigError, Env, loadConfig, TracingEnv, Type } from '@securecart/config';
+import { ConfigError, Env, loadConfig, OutboxEnv, TracingEnv, Type } from '@securecart/config';
 import { databaseTlsProblems } from '@securecart/db';
 
 export const FulfillmentEnv = Type.Object({
@@ -17,7 +17,7 @@ export const FulfillmentEnv = Type.Object({
   MESSAGING_PREFIX: Type.String({ default: '', pattern: '^[A-Za-z0-9_-]*$', description: 'emulators only: resources are named <prefix><name>' }),
   COPILOT_SNS_TOPIC_ARNS: Type.Optional(Type.String({ description: 'Copilot: JSON map of topic name to ARN (fulfillment-events)' })),
   COPILOT_QUEUE_URI: Type.Optional(Type.String({ description: 'Copilot: the worker’s queue (fulfillment)' })),
-  OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
+  ...OutboxEnv,
   PROBE_PORT: Env.port(3104),
   POLLERS: Env.positiveInt(2, 'concurrent receive loops on the fulfillment queue (each handles a batch of up to 10)'),
   VISIBILITY_TIMEOUT_SECONDS: Env.positiveInt(30, 'how long a received message stays hidden; also the lease on a saga'),

@@ -10,7 +10,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { pino, type Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import { connectRedis } from '@securecart/cache';
-import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
+import { loadConfigOrExit, outboxSettings, tracingEndpoints } from '@securecart/config';
 import { startTracing } from '@securecart/telemetry';
 import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl, type Db } from '@securecart/db';
@@ -84,7 +84,8 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
     publisher: new SnsPublisher(clients),
     topicArns: { 'fulfillment-events': topicArn },
     owner: 'fulfillment',
-    intervalMs: config.OUTBOX_POLL_MS,
+    ...outboxSettings(config),
+    processedEvents: true,
     listenClient,
     log,
   });

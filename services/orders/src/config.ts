@@ -2,7 +2,7 @@
  * The environment of the orders service's two processes, validated once at start (see @securecart/config):
  * the HTTP service (server.ts) and the orders-worker (worker.ts).
  */
-import { ConfigError, Env, loadConfig, TracingEnv, Type } from '@securecart/config';
+import { ConfigError, Env, loadConfig, OutboxEnv, TracingEnv, Type } from '@securecart/config';
 import { databaseTlsProblems } from '@securecart/db';
 import { parseCopilotMap, queueUrlFrom, type QueueName } from '@securecart/messaging';
 
@@ -42,7 +42,7 @@ export const OrdersWorkerEnv = Type.Object({
   COPILOT_QUEUE_URI: Type.Optional(Type.String({ description: 'Copilot: the worker’s shared queue (orders-intake)' })),
   COPILOT_TOPIC_QUEUE_URIS: Type.Optional(Type.String({ description: 'Copilot: JSON map of topic-specific queues (orders-fulfillment-updates)' })),
   REDIS_URL: Type.Optional(Env.url(['redis', 'rediss'], 'status changes are published here for live streams')),
-  OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
+  ...OutboxEnv,
   PROBE_PORT: Env.port(3103),
   INTAKE_POLLERS: Env.positiveInt(4, 'concurrent receive loops on orders-intake (each handles a batch of up to 10)'),
   FULFILLMENT_POLLERS: Env.positiveInt(2, 'concurrent receive loops on orders-fulfillment-updates'),

@@ -9,7 +9,7 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
-import { loadConfigOrExit, tracingEndpoints } from '@securecart/config';
+import { loadConfigOrExit, outboxSettings, tracingEndpoints } from '@securecart/config';
 import { startTracing } from '@securecart/telemetry';
 import { buildWorkerProbe, runWorkerMain, workerRegistry } from '@securecart/http-kit';
 import { createClient, createPool, describeDatabaseTls, migrateWithUrl } from '@securecart/db';
@@ -68,7 +68,8 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
     // The orders outbox only ever holds order-events rows (enqueueEvent picks the topic by event type).
     topicArns: { 'order-events': topicArn },
     owner: 'orders-worker',
-    intervalMs: config.OUTBOX_POLL_MS,
+    ...outboxSettings(config),
+    processedEvents: true,
     listenClient,
     log,
   });
