@@ -1,25 +1,37 @@
 /**
- * `pnpm ops`: the operator's commands, run from a laptop or a task against any SQS endpoint (docs/operations.md).
- * Today: `dlq list|show|redrive`, over libs/messaging's dead-letters module. Configured like the services, from the
- * environment; tables for people, `--json` for scripts. Exit codes: 0 done, 1 failed (an endpoint error, a
- * redrive left incomplete), 2 bad usage or configuration.
+ * `pnpm ops`: the operator's commands, run from a laptop or a task (docs/operations.md):
+ * - `dlq list|show|redrive` against any SQS endpoint, over libs/messaging's dead-letters module;
+ * - `outbox list|show|retry` against the database, over libs/messaging's outbox-admin module.
+ * Configured like the services, from the environment; tables for people, `--json` for scripts. Exit codes: 0 done,
+ * 1 failed (an endpoint or database error, a redrive left incomplete), 2 bad usage or configuration.
  */
 import { parseArgs } from 'node:util';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { ConfigError, Env, loadConfig, Type } from '../libs/config/src/index.ts';
+import { createPool, databaseTlsProblems } from '../libs/db/src/index.ts';
 import { createAwsClients, destroyAwsClients } from '../libs/messaging/src/clients.ts';
+import { hasOutbox, outboxStatus, peekOutbox, retryDeadEvents, type OutboxEntry, type OutboxStatus } from '../libs/messaging/src/outbox-admin.ts';
 import {
   DeadLetterQueueNotFoundError, isQueueName, listDeadLetterQueues, locateDeadLetterQueue, peekDeadLetters, QUEUE_NAMES, redriveDeadLetters,
   UnknownQueueError, type DeadLetter, type DeadLetterQueueListing, type RedriveResult,
 } from '../libs/messaging/src/dead-letters.ts';
 
+/** the schemas whose service relays an outbox (catalog, orders-worker, fulfillment) */
+const OUTBOX_SCHEMAS = ['catalog', 'orders', 'fulfillment'] as const;
+
 const SUMMARY = `Usage: pnpm ops dlq <command> [options]
+       pnpm ops outbox <command> [options]
 
 Commands:
   dlq list                      every queue: dead letters waiting, the queue's own depth, the oldest dead letter's age
   dlq show <queue>              the dead letters of <queue>, left where they are (--limit n, default 10)
   dlq redrive <queue>           move <queue>'s dead letters back to it (all, or --limit n); fix the cause first
+  outbox list                   every outbox: events waiting, backing off after a refusal, dead, published and kept
+  outbox show <schema>          the dead and refused events of <schema>'s outbox, with SNS's answer (--limit n, default 10)
+  outbox retry <schema>         put <schema>'s dead events back in line (all, or --id <uuid>, repeatable); fix the cause first
 
 Queues: ${QUEUE_NAMES.join(', ')}
+Outboxes (schemas): ${OUTBOX_SCHEMAS.join(', ')}
 `;
 
 const USAGE = `${SUMMARY}
@@ -29,6 +41,7 @@ Options:
   --manual            redrive: receive, send, delete, even where SQS's message move task is available
   --queue-url <url>   show, redrive: the queue's URL, instead of finding it by name
   --dlq-url <url>     show, redrive: its dead-letter queue's URL, instead of the queue's redrive policy
+  --id <uuid>         outbox retry: only this event (repeat for several)
   --json              machine-readable output
   -h, --help          this text
 
@@ -37,6 +50,8 @@ Environment:
   AWS_ENDPOINT_URL    an SQS emulator (fauxqs); unset in AWS, where the usual credential chain applies
   MESSAGING_PREFIX    with AWS_ENDPOINT_URL: queues are named <prefix><queue>, as the services bootstrap them
   QUEUE_NAME_PREFIX   without it (AWS): queues are named <prefix><queue>; else pass --queue-url
+  DATABASE_URL        outbox: the services' Postgres primary (postgres://...)
+  DATABASE_CA         outbox: rds, or a PEM file, for a sslmode=verify-full DATABASE_URL
 `;
 
 const OpsEnv = Type.Object({
@@ -47,9 +62,24 @@ const OpsEnv = Type.Object({
   QUEUE_NAME_PREFIX: Type.String({ default: '', pattern: '^[A-Za-z0-9_-]*$' }),
 });
 
+const OutboxOpsEnv = Type.Object({
+  DATABASE_URL: Env.url(['postgres', 'postgresql'], 'the services\' Postgres primary'),
+  DATABASE_CA: Env.databaseCa(),
+});
+
 class UsageError extends Error {}
 
+interface OutboxCommand {
+  group: 'outbox';
+  action: 'list' | 'show' | 'retry';
+  schema?: string;
+  limit?: number;
+  ids: string[];
+  json: boolean;
+}
+
 interface Command {
+  group: 'dlq';
   action: 'list' | 'show' | 'redrive';
   queue?: string;
   limit?: number;
@@ -60,7 +90,14 @@ interface Command {
   dlqUrl?: string;
 }
 
-function parseCommand(argv: string[]): Command | 'help' {
+function parseLimit(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1) throw new UsageError(`--limit must be a positive integer (got "${raw}")`);
+  return limit;
+}
+
+function parseCommand(argv: string[]): Command | OutboxCommand | 'help' {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -71,13 +108,16 @@ function parseCommand(argv: string[]): Command | 'help' {
       manual: { type: 'boolean', default: false },
       'queue-url': { type: 'string' },
       'dlq-url': { type: 'string' },
+      id: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';
   const [group, action, queue, ...extra] = positionals;
+  if (group === 'outbox') return parseOutboxCommand(values, action, queue, extra);
   if (group !== 'dlq') throw new UsageError(group ? `unknown command "${group}"` : 'no command given');
+  if (values.id) throw new UsageError('--id applies to outbox retry only');
   if (action !== 'list' && action !== 'show' && action !== 'redrive') throw new UsageError(action ? `unknown dlq command "${action}"` : 'dlq needs a command: list, show or redrive');
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   const only = (flag: string, set: unknown, allowed: Command['action'][]) => {
@@ -93,20 +133,40 @@ function parseCommand(argv: string[]): Command | 'help' {
     if (!queue) throw new UsageError(`dlq ${action} needs a queue: ${QUEUE_NAMES.join(', ')}`);
     if (!isQueueName(queue)) throw new UsageError(new UnknownQueueError(queue).message);
   }
-  let limit: number | undefined;
-  if (values.limit !== undefined) {
-    limit = Number(values.limit);
-    if (!/^\d+$/.test(values.limit) || limit < 1) throw new UsageError(`--limit must be a positive integer (got "${values.limit}")`);
-  }
+  const limit = parseLimit(values.limit);
   for (const flag of ['queue-url', 'dlq-url'] as const) {
     const url = values[flag];
     if (url !== undefined && !/^https?:\/\/\S+$/.test(url)) throw new UsageError(`--${flag} must be an http(s) URL (got "${url}")`);
   }
   return {
-    action, json: values.json, dryRun: values['dry-run'], manual: values.manual,
+    group: 'dlq', action, json: values.json, dryRun: values['dry-run'], manual: values.manual,
     ...(queue ? { queue } : {}), ...(limit ? { limit } : {}),
     ...(values['queue-url'] ? { queueUrl: values['queue-url'] } : {}), ...(values['dlq-url'] ? { dlqUrl: values['dlq-url'] } : {}),
   };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function parseOutboxCommand(
+  values: { limit?: string; id?: string[]; json: boolean; 'dry-run': boolean; manual: boolean; 'queue-url'?: string; 'dlq-url'?: string },
+  action: string | undefined, schema: string | undefined, extra: string[],
+): OutboxCommand {
+  if (action !== 'list' && action !== 'show' && action !== 'retry') throw new UsageError(action ? `unknown outbox command "${action}"` : 'outbox needs a command: list, show or retry');
+  if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  for (const [flag, set] of [['--dry-run', values['dry-run']], ['--manual', values.manual], ['--queue-url', values['queue-url']], ['--dlq-url', values['dlq-url']]] as const) {
+    if (set) throw new UsageError(`${flag} does not apply to outbox ${action}`);
+  }
+  if (values.limit !== undefined && action !== 'show') throw new UsageError(`--limit does not apply to outbox ${action}`);
+  if (values.id && action !== 'retry') throw new UsageError(`--id does not apply to outbox ${action}`);
+  if (action === 'list' && schema) throw new UsageError('outbox list takes no schema: it lists them all');
+  if (action !== 'list') {
+    if (!schema) throw new UsageError(`outbox ${action} needs a schema: ${OUTBOX_SCHEMAS.join(', ')}`);
+    if (!(OUTBOX_SCHEMAS as readonly string[]).includes(schema)) throw new UsageError(`unknown outbox "${schema}"; the outboxes are: ${OUTBOX_SCHEMAS.join(', ')}`);
+  }
+  const bad = (values.id ?? []).filter((id) => !UUID.test(id));
+  if (bad.length) throw new UsageError(`--id must be an event id (a UUID; got "${bad[0]}")`);
+  const limit = parseLimit(values.limit);
+  return { group: 'outbox', action, json: values.json, ids: values.id ?? [], ...(schema ? { schema } : {}), ...(limit ? { limit } : {}) };
 }
 
 // ---- output ----------------------------------------------------------------------------------------------------
@@ -178,12 +238,75 @@ function renderRedrive(result: RedriveResult): string {
   return lines.join('\n');
 }
 
+function renderOutboxList(statuses: (OutboxStatus | { schema: string; missing: true })[]): string {
+  const rows = statuses.map((s) => ('missing' in s
+    ? [s.schema, 'no outbox table (not migrated)', '', '', '', '']
+    : [s.schema, String(s.waiting), String(s.backingOff), formatAge(s.oldestWaitingSeconds), String(s.dead), String(s.published)]));
+  const out = [table(['outbox', 'waiting', 'backing off', 'oldest waiting', 'dead', 'published (kept)'], rows)];
+  const dead = statuses.filter((s) => !('missing' in s) && s.dead > 0).map((s) => s.schema);
+  const refused = statuses.filter((s) => !('missing' in s) && s.backingOff > 0).map((s) => s.schema);
+  if (dead.length) out.push(`\n${dead.join(', ')}: dead events are never published until retried: see why with \`pnpm ops outbox show <schema>\`, fix the cause, then \`pnpm ops outbox retry <schema>\`.`);
+  else if (refused.length) out.push(`\n${refused.join(', ')}: SNS refused some events; they are tried again with backoff. See why with \`pnpm ops outbox show <schema>\`.`);
+  else if (statuses.some((s) => !('missing' in s))) out.push('\nNo dead or refused events.');
+  return out.join('\n');
+}
+
+function renderOutboxEntries(schema: string, entries: OutboxEntry[], limit: number): string {
+  if (!entries.length) return `No dead or refused events in the ${schema} outbox.`;
+  const blocks = entries.map((e, i) => [
+    `${i + 1}. ${e.deadAt ? `DEAD since ${e.deadAt}` : `backing off: next attempt ${e.nextAttemptAt}`}  attempts ${e.attempts}`,
+    `   ${e.type}  id ${e.id}  subject ${e.subject}  created ${e.createdAt}`,
+    `   last error: ${e.lastError ?? '-'}`,
+  ].join('\n'));
+  const more = entries.length === limit ? ` (at most ${limit} shown: there may be more, see --limit)` : '';
+  return `${entries.length} event${entries.length === 1 ? '' : 's'} in the ${schema} outbox need a look${more}:\n\n${blocks.join('\n\n')}`;
+}
+
 // ---- main ------------------------------------------------------------------------------------------------------
 
 const prefixHint = (env: Record<string, string | undefined>) =>
   env.AWS_ENDPOINT_URL ? 'AWS_ENDPOINT_URL and MESSAGING_PREFIX' : 'AWS_REGION and QUEUE_NAME_PREFIX, or pass --queue-url and --dlq-url';
 
-async function run(command: Command, env: Record<string, string | undefined>): Promise<number> {
+async function runOutbox(command: OutboxCommand, env: Record<string, string | undefined>): Promise<number> {
+  const config = loadConfig(OutboxOpsEnv, env);
+  const tls = databaseTlsProblems({ DATABASE_URL: config.DATABASE_URL, DATABASE_CA: config.DATABASE_CA });
+  if (tls.length) throw new ConfigError(tls);
+  const pool = createPool(config.DATABASE_URL, { name: 'ops', max: 1, ca: config.DATABASE_CA });
+  const db = drizzle(pool);
+  const print = (value: unknown, text: () => string) => console.log(command.json ? JSON.stringify(value, null, 2) : text());
+  try {
+    if (command.action === 'list') {
+      const statuses: (OutboxStatus | { schema: string; missing: true })[] = [];
+      for (const schema of OUTBOX_SCHEMAS) statuses.push((await hasOutbox(db, schema)) ? await outboxStatus(db, schema) : { schema, missing: true as const });
+      print({ outboxes: statuses }, () => renderOutboxList(statuses));
+      return 0;
+    }
+    const schema = command.schema!;
+    if (!(await hasOutbox(db, schema))) {
+      console.error(`ops: the ${schema} schema has no outbox table in this database: is DATABASE_URL the services' database, and has ${schema} migrated?`);
+      return 1;
+    }
+    if (command.action === 'show') {
+      const limit = command.limit ?? 10;
+      const entries = await peekOutbox(db, schema, { limit });
+      print({ schema, events: entries }, () => renderOutboxEntries(schema, entries, limit));
+      return 0;
+    }
+    const retried = await retryDeadEvents(db, schema, { ids: command.ids });
+    const missed = command.ids.filter((id) => !retried.includes(id));
+    print({ schema, retried, notDead: missed }, () => [
+      `Put ${retried.length} dead event${retried.length === 1 ? '' : 's'} of the ${schema} outbox back in line; the relay publishes ${retried.length === 1 ? 'it' : 'them'} now.`,
+      ...(missed.length ? [`Not dead (published, waiting, or no such id): ${missed.join(', ')}`] : []),
+      'Watch them go with `pnpm ops outbox list`: a refusal again means the cause is still there.',
+    ].join('\n'));
+    return missed.length ? 1 : 0;
+  } finally {
+    await pool.end();
+  }
+}
+
+async function run(command: Command | OutboxCommand, env: Record<string, string | undefined>): Promise<number> {
+  if (command.group === 'outbox') return runOutbox(command, env);
   const config = loadConfig(OpsEnv, env);
   const clients = createAwsClients({ region: config.AWS_REGION ?? config.AWS_DEFAULT_REGION ?? 'us-east-1', endpoint: config.AWS_ENDPOINT_URL });
   const namePrefix = config.AWS_ENDPOINT_URL ? config.MESSAGING_PREFIX : config.QUEUE_NAME_PREFIX;
@@ -212,7 +335,7 @@ async function run(command: Command, env: Record<string, string | undefined>): P
 }
 
 async function main(argv: string[]): Promise<number> {
-  let command: Command | 'help';
+  let command: Command | OutboxCommand | 'help';
   try {
     command = parseCommand(argv);
   } catch (error) {
@@ -238,8 +361,10 @@ async function main(argv: string[]): Promise<number> {
       console.error(`ops: ${error.message} (check ${prefixHint(process.env)})`);
       return 1;
     }
-    const endpoint = process.env.AWS_ENDPOINT_URL ?? 'AWS';
-    console.error(`ops: ${(error as Error).name}: ${(error as Error).message} (SQS at ${endpoint})`);
+    const where = command.group === 'outbox' ? 'the database at DATABASE_URL' : `SQS at ${process.env.AWS_ENDPOINT_URL ?? 'AWS'}`;
+    // drizzle wraps a driver's error in "Failed query: <sql>": the cause says what happened
+    const reason = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error);
+    console.error(`ops: ${reason.name}: ${reason.message || (reason as { code?: string }).code} (${where})`);
     return 1;
   }
 }

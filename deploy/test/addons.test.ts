@@ -32,9 +32,9 @@ function parentStackIds(manifest: Manifest | undefined): string[] {
   if (manifest.type === 'Load Balanced Web Service') {
     // one target group per rule: TargetGroup, TargetGroup1, ... (partials/cf/alb.yml)
     const rules = manifest.http?.additional_rules?.length ?? 0;
-    return ['EnvControllerAction', 'Service', 'TaskRole', 'TargetGroup', ...Array.from({ length: rules }, (_, i) => `TargetGroup${i + 1}`)];
+    return ['EnvControllerAction', 'Service', 'TaskRole', 'LogGroup', 'TargetGroup', ...Array.from({ length: rules }, (_, i) => `TargetGroup${i + 1}`)];
   }
-  const ids = ['Service', 'TaskRole', 'EventsQueue'];
+  const ids = ['Service', 'TaskRole', 'LogGroup', 'EventsQueue'];
   if (manifest.subscribe?.queue?.dead_letter) ids.push('DeadLetterQueue');
   for (const topic of manifest.subscribe?.topics ?? []) {
     if (!topic.queue) continue;
@@ -143,6 +143,34 @@ describe('each addons directory', () => {
         expect(alarm.Properties!.AlarmActions, `${name} ${id}`).toEqual(expected);
         expect(alarmName(alarm), `${name} ${id}`).toMatch(/^\$\{App\}-\$\{Env\}-/);
       }
+    }
+  });
+});
+
+describe('the outbox alarm', () => {
+  // the services whose process relays an outbox (checkout publishes directly)
+  const relaying = ['catalog', 'orders-worker', 'fulfillment'];
+
+  it('watches the log group of each service that relays an outbox for `outboxDeadEvents`, and alarms above 0', () => {
+    for (const service of relaying) {
+      const addons = readAddons(join(COPILOT_DIR, service, 'addons'));
+      const template = merged(addons);
+      const [[, filter]] = resourcesOfType(template, 'AWS::Logs::MetricFilter') as [[string, Resource]];
+      expect(addons.parameters.LogGroupName, service).toEqual({ Ref: 'LogGroup' });
+      expect(filter.Properties, service).toMatchObject({ LogGroupName: { Ref: 'LogGroupName' }, FilterPattern: '{ $.outboxDeadEvents > 0 }' });
+      const [transformation] = filter.Properties!.MetricTransformations as Record<string, unknown>[];
+      expect(transformation!.MetricValue, service).toBe('$.outboxDeadEvents');
+      const alarm = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a).find((a) => alarmName(a) === '${App}-${Env}-${Name}-outbox-dead-events');
+      expect(alarm?.Properties, service).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Statistic: 'Maximum', TreatMissingData: 'notBreaching' });
+      expect(alarm!.Properties!.Namespace, service).toEqual(transformation!.MetricNamespace);
+      expect(alarm!.Properties!.MetricName, service).toEqual(transformation!.MetricName);
+    }
+  });
+
+  // the field is the one the relay logs: libs/messaging/test/messaging.int.test.ts checks the log line
+  it('is on no other service', () => {
+    for (const service of serviceNames().filter((s) => !relaying.includes(s))) {
+      expect(resourcesOfType(merged(readAddons(join(COPILOT_DIR, service, 'addons'))), 'AWS::Logs::MetricFilter'), service).toEqual([]);
     }
   });
 });

@@ -9,3 +9,4 @@ export * from './consumer.ts';
 export * from './addresses.ts';
 export * from './queue-tools.ts';
 export * from './dead-letters.ts';
+export * from './outbox-admin.ts';

@@ -3,10 +3,13 @@
  * cleanly on SIGTERM; the HTTP server migrates, serves and drains; both refuse a bad configuration by name.
  */
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { DeleteTopicCommand } from '@aws-sdk/client-sns';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, startProcess, startTestIdentityProvider, waitFor, type TestIdentityProvider } from '@securecart/testing';
+import { bootstrapTopology } from '@securecart/messaging';
 import { QueueTap, startTestMessaging, storedOrder, submittedEvent, type TestMessaging } from './harness.ts';
 
 const infra = inject('infra');
@@ -27,6 +30,14 @@ afterAll(async () => {
   await messaging?.close();
   await idp?.close();
 });
+
+/** `pnpm ops` as an operator runs it: a process of its own, with only the environment it is given */
+function runOps(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['scripts/ops.ts', ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
 
 let probePort = 0;
 const workerEnv = () => ({
@@ -141,6 +152,77 @@ describe('the orders-worker process', () => {
     } finally {
       proc.kill('SIGKILL');
     }
+  });
+
+  it('an order.placed that SNS refuses goes dead without holding up the rest; `pnpm ops outbox` shows it and, once the cause is fixed, retries it', async () => {
+    const fulfillment = new QueueTap(messaging, 'fulfillment');
+    probePort = await freePort();
+    const proc = startProcess(workerScript, { ...workerEnv(), OUTBOX_MAX_ATTEMPTS: '2' }, cwd);
+    const ops = (...args: string[]) => runOps(args, { DATABASE_URL: infra.databaseUrl });
+    try {
+      await proc.waitForOutput(/orders-worker started/);
+      // the cause: order-events is deleted under the running worker (a topic removed by hand, a wrong ARN)
+      const orderEvents = messaging.addresses.topicArns['order-events'];
+      await messaging.clients.sns.send(new DeleteTopicCommand({ TopicArn: orderEvents }));
+      const submitted = submittedEvent(`customer-${randomUUID()}`);
+      const orderId = submitted.data.orderId;
+      await messaging.publisher.publish(messaging.addresses.topicArns['checkout-events'], [submitted]);
+      await waitFor(async () => (await storedOrder(sql, orderId)).order?.status === 'PLACED', { timeoutMs: 10_000, what: 'the order' });
+      const eventId = (await sql.query(`select id from orders.outbox where subject = $1 and type = 'com.securecart.order.placed'`, [orderId])).rows[0].id as string;
+      await waitFor(async () => (await sql.query('select dead_at from orders.outbox where id = $1', [eventId])).rows[0].dead_at !== null, { timeoutMs: 10_000, what: 'the event to be dead' });
+      expect(proc.output()).toMatch(/SNS refused the event; it is tried again later/);
+      expect(proc.output()).toMatch(/outbox: event is dead; it waits for an operator/);
+      const metrics = await (await fetch(`http://127.0.0.1:${probePort}/metrics`)).text();
+      expect(Number(/^outbox_dead_events(?:\{[^}]*\})? (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+
+      // the worker is still healthy and still places orders: intake does not wait on its outbox
+      const next = submittedEvent(`customer-${randomUUID()}`);
+      await messaging.publisher.publish(messaging.addresses.topicArns['checkout-events'], [next]);
+      await waitFor(async () => (await storedOrder(sql, next.data.orderId)).order?.status === 'PLACED', { timeoutMs: 10_000, what: 'the next order' });
+      expect((await fetch(`http://127.0.0.1:${probePort}/health/ready`)).status).toBe(200);
+
+      // the operator: list, show (with SNS's answer), then fix the cause and retry this event
+      const listed = await ops('outbox', 'list', '--json');
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout).outboxes).toContainEqual(expect.objectContaining({ schema: 'orders', dead: expect.any(Number) }));
+      expect(JSON.parse(listed.stdout).outboxes.find((o: { schema: string }) => o.schema === 'orders').dead).toBeGreaterThanOrEqual(1);
+      const shown = await ops('outbox', 'show', 'orders', '--limit', '100');
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toContain(`id ${eventId}`);
+      expect(shown.stdout).toMatch(/DEAD since .* attempts 2/);
+      expect(shown.stdout).toMatch(/last error: NotFound/);
+      await bootstrapTopology(messaging.clients, { prefix: messaging.prefix });
+      const retried = await ops('outbox', 'retry', 'orders', '--id', eventId);
+      expect(retried).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Put 1 dead event of the orders outbox back in line/) });
+      await waitFor(() => fulfillment.about(orderId, 'order.placed').length === 1, { timeoutMs: 10_000, what: 'the retried order.placed' });
+      expect((await sql.query('select published_at is not null as published, attempts from orders.outbox where id = $1', [eventId])).rows[0]).toEqual({ published: true, attempts: 0 });
+      // retrying it again: it is not dead any more
+      expect(await ops('outbox', 'retry', 'orders', '--id', eventId)).toMatchObject({ code: 1, stdout: expect.stringContaining(`Not dead (published, waiting, or no such id): ${eventId}`) });
+    } finally {
+      proc.kill('SIGKILL');
+      await fulfillment.stop();
+      await bootstrapTopology(messaging.clients, { prefix: messaging.prefix });
+    }
+  });
+
+  it('`pnpm ops outbox` exits 2 on bad usage, naming the problem, and 1 when the database cannot be reached', async () => {
+    const cases: [string[], RegExp][] = [
+      [['outbox'], /outbox needs a command: list, show or retry/],
+      [['outbox', 'show'], /outbox show needs a schema: catalog, orders, fulfillment/],
+      [['outbox', 'retry', 'notifications'], /unknown outbox "notifications"; the outboxes are: catalog, orders, fulfillment/],
+      [['outbox', 'retry', 'orders', '--id', 'nope'], /--id must be an event id/],
+      [['outbox', 'list', '--limit', '3'], /--limit does not apply to outbox list/],
+      [['outbox', 'show', 'orders', '--id', randomUUID()], /--id does not apply to outbox show/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runOps(args, { DATABASE_URL: infra.databaseUrl });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(message);
+    }
+    expect(await runOps(['outbox', 'list'], {})).toMatchObject({ code: 2, stderr: expect.stringMatching(/DATABASE_URL/) });
+    const unreachable = await runOps(['outbox', 'list'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:9/postgres' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^ops: .*ECONNREFUSED.*\(the database at DATABASE_URL\)$/m);
   });
 
   it('refuses to start in AWS mode without Copilot’s queue and topic, naming the variables', async () => {
