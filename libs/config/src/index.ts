@@ -61,7 +61,7 @@ export const TracingEnv = {
 export const OutboxEnv = {
   OUTBOX_POLL_MS: Env.positiveInt(500, 'how often the outbox relay looks for rows when no NOTIFY wakes it'),
   OUTBOX_MAX_ATTEMPTS: Env.positiveInt(10, 'refusals by SNS (no such topic, an invalid event) before an outbox row is dead and waits for `pnpm ops outbox retry`; an outage counts none'),
-  OUTBOX_RETENTION_DAYS: Env.positiveInt(15, 'published outbox rows and processed event ids are deleted after this many days; keep it above the queues\' retention (14 days), or a message redriven later is handled again'),
+  OUTBOX_RETENTION_DAYS: Env.positiveInt(7, 'published outbox rows and processed event ids are deleted after this many days; 15 covers the queues\' retention (14 days), so that any redriven message is still recognised'),
 };
 
 /** OutboxRelay's options from a config holding OutboxEnv. */

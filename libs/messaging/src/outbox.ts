@@ -12,7 +12,7 @@
  * limit) the row is dead: never tried again until an operator retries it (`pnpm ops outbox retry`), counted in the
  * `outbox_dead_events` gauge and logged (`outboxDeadEvents`) for the alarm. An outage (SNS unreachable, throttling,
  * a 5xx) charges no row: the relay backs off as a whole. Published rows and the schema's `processed_events` are
- * pruned after a retention (15 days by default: longer than SQS keeps a message or a dead letter, 14 days).
+ * pruned after a retention (7 days by default; see OUTBOX_DEFAULTS).
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { index, integer, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
@@ -75,8 +75,9 @@ export const OUTBOX_DEFAULTS = {
   maxAttempts: 10,
   retryBaseMs: 1_000,
   retryMaxMs: 300_000,
-  // longer than the queues and DLQs keep a message (14 days), so a redelivered or redriven message is still known
-  retentionMs: 15 * 24 * 3600 * 1000,
+  // The queues and DLQs keep a message up to 14 days: a dead letter redriven after the retention is not recognised
+  // by processed_events (the saga row and the order id still guard payments and orders). 15 days closes that gap.
+  retentionMs: 7 * 24 * 3600 * 1000,
   maintenanceIntervalMs: 60_000,
 };
 

@@ -14,7 +14,7 @@ import { createPool, inTransaction } from '@securecart/db';
 import { TcpProxy, waitFor } from '@securecart/testing';
 import {
   bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, drainQueue, enqueueEvent, OutboxRelay, QueueConsumer,
-  recordProcessed, registerOutboxMetrics, SnsPublisher, topicArnsFromCopilot, type AwsClients, type CloudEvent, type MessagingAddresses,
+  recordProcessed, registerOutboxMetrics, SnsPublisher, topicArnsFromCopilot, TOPOLOGY, type AwsClients, type CloudEvent, type MessagingAddresses, type Topology,
 } from '../src/index.ts';
 
 const infra = inject('infra');
@@ -80,6 +80,14 @@ describe('topology', () => {
     expect(received.MessageAttributes?.type?.StringValue).toBe('com.securecart.order.cancelled');
     expect(received.MessageAttributes?.traceparent?.StringValue).toBe(traceparent);
     expect(JSON.parse(received.Body!)).toMatchObject({ specversion: '1.0', traceparent, correlationid: 'corr-1', source: '/securecart/orders-worker' });
+  });
+
+  it('refuses a topology whose queue subscribes to a topic it does not define, naming both', async () => {
+    const { 'order-events': _dropped, ...topics } = TOPOLOGY.topics;
+    const broken = { ...TOPOLOGY, topics } as unknown as Topology; // what a typo in a hand-edited topology would be
+    await expect(bootstrapTopology(clients, { prefix: 'broken-', topology: broken })).rejects.toThrow(
+      /topology: queue fulfillment subscribes to order-events, which is not one of its topics/,
+    );
   });
 
   it('refuses to create an event whose data does not match its schema', () => {
