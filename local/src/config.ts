@@ -1,4 +1,4 @@
-/** Embedded mode's environment: everything optional, with the embedded defaults of DESIGN §6. */
+/** Embedded mode's environment: everything optional, with the embedded defaults (docs/configuration.md). */
 import { Env, loadConfig, Type } from '@securecart/config';
 
 export const EmbeddedEnv = Type.Object({

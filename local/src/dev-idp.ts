@@ -22,7 +22,7 @@ export async function buildDevIdpServer(config: DevIdpConfig, options: { logger?
     loggerInstance: options.logger ?? pino({ level: config.LOG_LEVEL, base: { service: 'dev-idp' } }),
     bodyLimit: 16 * 1024,
   });
-  // validated as every service's bodies are (DESIGN §4): unknown fields refused, not silently dropped as Fastify's
+  // validated as every service's bodies are: unknown fields refused, not silently dropped as Fastify's
   // default validator would, and nothing coerced ("5" is not 5)
   installValidation(app);
   installErrorHandling(app);

@@ -1,5 +1,5 @@
 /**
- * `pnpm start` as a newcomer runs it: a real process, the edge on its port, the contract of DESIGN §4 through the
+ * `pnpm start` as a newcomer runs it: a real process, the edge on its port, the HTTP contract through the
  * edge, and the whole order pipeline (checkout → intake → fulfillment saga → SHIPPED or REJECTED → notifications in
  * the local sink → the live status stream), with embedded defaults (PGlite, in-process cache) or with real
  * infrastructure.

@@ -2,7 +2,7 @@
  * The product promise, swept through the edge: bad input gets a clear 4xx problem response and changes nothing; no
  * request produces a 500. Embedded mode runs on the test run's Postgres (primary + replica) and Redis, with fauxqs
  * for SNS/SQS and an identity provider whose key the test holds (so it can sign expired tokens and tokens for another
- * audience with the key the services trust). Every public route of DESIGN §4 then gets a few thousand hostile requests
+ * audience with the key the services trust). Every public route of the API then gets a few thousand hostile requests
  * generated from a seed (hostile-input.ts), and each answer must be < 500, a problem when it is a 4xx, and a 4xx
  * when the request was certainly invalid. The sweep sends only requests that must change nothing, so the counts and
  * digests of orders, outboxes, products and stock, the carts and idempotency records in Redis, and the messages

@@ -1,11 +1,11 @@
 /**
- * The hostile requests of hostile-input.int.test.ts, generated from a seed. Every public route of DESIGN §4 gets
+ * The hostile requests of hostile-input.int.test.ts, generated from a seed. Every public route of the API gets
  * requests of each input class that applies to it (wrong JSON types, bad numbers and strings, huge and deeply nested
  * values, missing and unknown fields, malformed JSON, wrong content types, empty and oversize bodies, bad path
  * parameters and query strings, bad Idempotency-Keys and Authorization headers, a customer on admin routes, ...).
  *
  * A request is built to be invalid, and `mustReject` says when that is certain: the answer must then be a 4xx. The
- * bodies of DESIGN §4 are restated below as small specs, so that a mutation of a valid body is checked to really be
+ * bodies of the API are restated below as small specs, so that a mutation of a valid body is checked to really be
  * invalid before it is sent. A request that cannot be proven invalid (a forged but well-formed cursor, a body on a
  * GET) only goes where accepting it changes nothing. Strings with U+0000 or an unpaired surrogate count as invalid in
  * bodies that are stored: Postgres cannot keep them.
@@ -134,7 +134,7 @@ export function hostileAuthorizations(idp: SigningIdentityProvider, valid: strin
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The request bodies of DESIGN §4, restated: enough to tell a certainly invalid value from a possibly valid one.
+// The request bodies of the API, restated: enough to tell a certainly invalid value from a possibly valid one.
 
 type Spec =
   | { type: 'string'; min?: number; max?: number; pattern?: RegExp; email?: true; nullable?: true; ok: string }

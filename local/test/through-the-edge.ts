@@ -1,5 +1,5 @@
 /**
- * The contract as a client sees it through an edge (DESIGN §4 and the order pipeline of §2): the catalog, the
+ * The contract as a client sees it through an edge (the HTTP API and the order pipeline): the catalog, the
  * checkout, and an order's whole life to SHIPPED, REJECTED or CANCELLED with its notifications in the local sink and
  * its live status stream. Embedded mode (embedded.int.test.ts) and compose mode (compose-stack.int.test.ts) are both
  * held to it, through their own edges.

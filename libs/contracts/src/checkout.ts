@@ -1,4 +1,4 @@
-/** Carts and checkout (DESIGN §2.2, §2.3): what customers send and get back. Prices always come from catalog. */
+/** Carts and checkout: what customers send and get back. Prices always come from catalog. */
 import { Type, type Static } from 'typebox';
 import { Address, Contact } from './events.ts';
 

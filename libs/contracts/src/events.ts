@@ -1,5 +1,5 @@
 /**
- * The integration events of DESIGN §5: one TypeBox schema per event type and version. They are the single source
+ * SecureCart's integration events: one TypeBox schema per event type and version. They are the single source
  * of the CloudEvents `data` validation, the TypeScript types, and the generated JSON Schemas and AsyncAPI document
  * (docs/events/). A change that would break a consumer is a new version: add `com.securecart.x.y` v2 beside v1.
  */

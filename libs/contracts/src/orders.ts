@@ -1,5 +1,5 @@
 /**
- * The orders API's DTOs (DESIGN §4): an order as its customer or an admin sees it, the list pages, and the
+ * The orders API's DTOs: an order as its customer or an admin sees it, the list pages, and the
  * bodies of cancel and refund. Bodies refuse unknown fields.
  */
 import { Type, type Static } from 'typebox';

@@ -1,5 +1,5 @@
 /**
- * Routes reads between the primary and a streaming replica (DESIGN §7):
+ * Routes reads between the primary and a streaming replica (docs/architecture.md, Catalog reads: cache and replica):
  * - reads that may be slightly stale go to the replica while it is healthy and its lag is under a bound;
  * - the replica's health and lag are checked in the background (`now() - pg_last_xact_replay_timestamp()`,
  *   counted as zero when everything received has been replayed, so an idle primary does not look like lag);

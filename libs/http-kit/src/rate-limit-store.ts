@@ -10,7 +10,7 @@
  * read throughput in the benchmark.
  *
  * When Redis fails, each task goes on counting on its own: a client gets at most the limit per task, never less
- * than the global limit (the limiter fails open, as DESIGN §8 asks).
+ * than the global limit (the limiter fails open, as documented in docs/architecture.md).
  */
 import type { Redis } from 'ioredis';
 

@@ -1,5 +1,5 @@
 /**
- * The operator's view of the dead-letter queues (DESIGN §3): how many dead letters wait behind each topology queue,
+ * The operator's view of the dead-letter queues: how many dead letters wait behind each topology queue,
  * what they are, and moving them back to their queue once the cause is fixed. Used by `pnpm ops dlq`.
  *
  * A queue is found by name (`<prefix><queue>`: MESSAGING_PREFIX on an emulator, the deployment's prefix in AWS) or

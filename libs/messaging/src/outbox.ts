@@ -1,5 +1,5 @@
 /**
- * The transactional outbox (DESIGN §3). A service writes its change and the event row in one transaction
+ * The transactional outbox (docs/architecture.md). A service writes its change and the event row in one transaction
  * (`enqueueEvent`); the relay publishes unpublished rows in batches and marks them. Batches are claimed with
  * `FOR UPDATE SKIP LOCKED`, so any number of relay instances can run: each row is claimed by one of them. A relay
  * that crashes after publishing and before committing publishes those rows again: delivery is at-least-once,

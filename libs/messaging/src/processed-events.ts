@@ -1,5 +1,5 @@
 /**
- * Idempotent consumers (DESIGN §3): a handler records the event id in its schema's `processed_events` table in
+ * Idempotent consumers (docs/architecture.md): a handler records the event id in its schema's `processed_events` table in
  * the same transaction as its effects. A redelivered event finds its id taken and does nothing: at-least-once
  * delivery, exactly-once effect.
  */

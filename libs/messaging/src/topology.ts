@@ -1,5 +1,5 @@
 /**
- * The one definition of SecureCart's messaging topology (DESIGN §5): topics and who publishes to them, queues
+ * The one definition of SecureCart's messaging topology (docs/architecture.md): topics and who publishes to them, queues
  * and who consumes them, which event types each subscription lets through (an SNS filter policy on the `type`
  * message attribute), and the dead-letter queue behind every queue. The local bootstrap creates exactly this;
  * the deployment manifests and docs/events are generated from it or tested against it.

@@ -26,7 +26,7 @@ describe('CloudEvents envelopes', () => {
 });
 
 describe('topology', () => {
-  it('has a dead-letter rule of 5 receives on every queue, as DESIGN §3 says', () => {
+  it('has a dead-letter rule of 5 receives on every queue, as the topology requires', () => {
     expect(Object.values(TOPOLOGY.queues).every((q) => q.maxReceiveCount === 5)).toBe(true);
   });
 

@@ -1,6 +1,6 @@
 /**
  * Carts in Redis: one hash per customer (product id -> quantity) with a TTL renewed on every change. Redis is
- * the only place carts live, so when it does not answer, cart routes answer 503 (DESIGN §8).
+ * the only place carts live, so when it does not answer, cart routes answer 503 (docs/architecture.md, Checkout).
  */
 import type { Redis } from 'ioredis';
 import { serviceUnavailable } from '@securecart/http-kit';

@@ -19,7 +19,7 @@ describe('the fraud rules', () => {
 });
 
 describe('the saga steps', () => {
-  it('run in the order of DESIGN §2.5 and stay at done', () => {
+  it('run in the documented order and stay at done', () => {
     const walked: SagaStep[] = ['fraud'];
     while (walked.at(-1) !== 'done') walked.push(nextStep(walked.at(-1)!));
     expect(walked).toEqual(['fraud', 'reserve-stock', 'capture-payment', 'create-shipment', 'commit-stock', 'done']);

@@ -1,5 +1,5 @@
 /**
- * The order status feed (DESIGN §2.6): every committed status change (intake's PLACED, the fulfillment
+ * The order status feed (docs/architecture.md): every committed status change (intake's PLACED, the fulfillment
  * transitions, cancel, refund) is announced after its commit, so that a live status stream on any orders task
  * hears of it at once. A message is only a wake-up: the stream reads what changed from status_history on the
  * primary, so a lost, duplicated or reordered message costs latency, never correctness (the stream also polls).

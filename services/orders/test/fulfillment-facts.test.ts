@@ -1,5 +1,5 @@
 /**
- * What each fulfillment fact does to an order in each of its six statuses (DESIGN §2.6), as the table it is: the
+ * What each fulfillment fact does to an order in each of its six statuses, as the table it is: the
  * handlers' decisions are pure, so every pair is checked here; the integration tests check that they are carried out.
  */
 import { randomUUID } from 'node:crypto';

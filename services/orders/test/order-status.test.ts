@@ -3,7 +3,7 @@ import { OrderStatus } from '@securecart/contracts';
 import { canTransition, InvalidTransition, ORDER_STATUSES, transition, type OrderStatus as Status } from '../src/domain/order-status.ts';
 import { decodeListCursor, encodeListCursor } from '../src/domain/order-view.ts';
 
-/** DESIGN §2, written out as the table it is. */
+/** The order state machine, written out as the table it is. */
 const ALLOWED = new Set([
   'PLACED>CONFIRMED',
   'CONFIRMED>SHIPPED',
@@ -40,7 +40,7 @@ describe('the order state machine', () => {
     expect(thrown).toMatchObject({ from, to, message: `An order that is ${from} cannot become ${to}` });
   });
 
-  it('allows exactly the seven transitions of the design and no other', () => {
+  it('allows exactly the seven transitions of the state machine and no other', () => {
     expect(pairs.filter(([from, to]) => canTransition(from, to)).map(([from, to]) => `${from}>${to}`).sort()).toEqual([...ALLOWED].sort());
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Stock reservations (DESIGN §2.5): all lines of an order or none, idempotent per order id, never negative.
+ * Stock reservations (docs/architecture.md): all lines of an order or none, idempotent per order id, never negative.
  *
  * Each line is one conditional update, `stock = stock - q WHERE stock >= q`, inside one transaction: Postgres
  * re-checks the condition against the latest row after waiting for a concurrent writer, so two buyers of the last

@@ -1,5 +1,5 @@
 /**
- * Idempotent checkout (DESIGN §2.3). The order id is derived from (customer, Idempotency-Key), so every retry of
+ * Idempotent checkout. The order id is derived from (customer, Idempotency-Key), so every retry of
  * one checkout, and every concurrent copy of it, names the same order: the intake's primary key does the rest. The
  * request hash tells a retry (same body) from a reuse of the key for something else (422). Pure.
  */

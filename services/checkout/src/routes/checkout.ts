@@ -1,5 +1,5 @@
 /**
- * POST /api/checkout (DESIGN §2.3): stateless queue-based load leveling. Price the cart, derive the order id from
+ * POST /api/checkout: stateless queue-based load leveling. Price the cart, derive the order id from
  * (customer, Idempotency-Key), claim the key, publish order.submitted, remember the answer, clear the ordered
  * lines, answer 202. Nothing is written to a database here: a flash sale fills a queue, not a connection pool.
  *

@@ -1,5 +1,5 @@
 /**
- * The fulfillment saga as pure data (DESIGN §2.5): the steps in order, the saga's states, and what undoing a saga
+ * The fulfillment saga as pure data: the steps in order, the saga's states, and what undoing a saga
  * takes at any point. The runner (saga/run-saga.ts) does the calls; this module decides.
  *
  *   fraud → reserve-stock → capture-payment → create-shipment → commit-stock → done

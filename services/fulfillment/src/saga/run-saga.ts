@@ -1,5 +1,5 @@
 /**
- * Runs a fulfillment saga (DESIGN §2.5) from wherever it stands, under its lease:
+ * Runs a fulfillment saga (docs/architecture.md, Fulfillment saga) from wherever it stands, under its lease:
  *
  *   fraud → reserve-stock → capture-payment → create-shipment → commit-stock → done
  *

@@ -1,5 +1,5 @@
 /**
- * Tells the customer about their order (DESIGN §2.7): each of the five order events on the `notifications` queue
+ * Tells the customer about their order: each of the five order events on the `notifications` queue
  * (confirmed, shipped, rejected, cancelled, refunded) becomes an email and/or an SMS, one per contact channel
  * the order carries, each delivered at most once per event id by deliverOnce (db/deliveries-repo.ts, where the
  * crash window is described). The five types differ only in their words (domain/templates.ts), so one handler

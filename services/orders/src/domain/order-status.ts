@@ -1,5 +1,5 @@
 /**
- * The order state machine of DESIGN §2, as pure data and functions:
+ * The order state machine (docs/architecture.md, Orders), as pure data and functions:
  *   PLACED → CONFIRMED → SHIPPED;  PLACED → REJECTED;  PLACED|CONFIRMED → CANCELLED;  CONFIRMED|SHIPPED → REFUNDED.
  * Anything else (including staying in the same state) is refused with an InvalidTransition.
  */

@@ -1,5 +1,5 @@
 /**
- * What every fulfillment fact handler (DESIGN §2.6) shares. A fact about an order is applied in one transaction
+ * What every fulfillment fact handler shares. A fact about an order is applied in one transaction
  * on the primary: its event id recorded in processed_events, the order locked, and the handler's decision carried
  * out (a transition with its history row and outbox event, or nothing). After the commit a transition is
  * announced on the status feed. The decision is one of:
@@ -9,7 +9,7 @@
  *   never thrown, since a throw would be retried until the dead-letter queue;
  * - not-yet: the fact came before one it depends on (SQS does not keep order): retry later, so the message comes
  *   back after its backoff.
- * A fact about an order that does not exist yet is retried later too (never dropped; DESIGN §3). Either way the
+ * A fact about an order that does not exist yet is retried later too (never dropped). Either way the
  * transaction is rolled back, processed_events row included, so the retry starts afresh; the consumer counts it
  * `outcome="retry_later"`, not as a failure.
  */

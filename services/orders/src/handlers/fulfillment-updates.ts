@@ -1,5 +1,6 @@
 /**
- * The handler table of the `orders-fulfillment-updates` queue: one handler per fulfillment fact (DESIGN §5).
+ * The handler table of the `orders-fulfillment-updates` queue: one handler per fulfillment fact
+ * (docs/architecture.md, Status updates from fulfillment).
  */
 import type { EventName } from '@securecart/contracts';
 import type { EventHandler } from '@securecart/messaging';

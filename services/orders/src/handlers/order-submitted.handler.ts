@@ -1,5 +1,5 @@
 /**
- * Intake (DESIGN §2.4): an `order.submitted` from checkout becomes a PLACED order. In one statement (atomic, one
+ * Intake: an `order.submitted` from checkout becomes a PLACED order. In one statement (atomic, one
  * round trip: placeSubmittedOrders) it records the event as processed, inserts the order and its first history row,
  * and writes `order.placed` to the outbox. The submissions of one received batch go into that one statement
  * together (the batch handler); if it fails, the consumer hands each submission to the single handler, so a bad one

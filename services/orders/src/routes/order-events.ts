@@ -1,5 +1,5 @@
 /**
- * The live status of one of the caller's orders, as Server-Sent Events (DESIGN §2.6, §4). Only its customer may
+ * The live status of one of the caller's orders, as Server-Sent Events. Only its customer may
  * listen: anyone else, like a nonexistent id, gets 404, never 403. The stream starts with the current status (or,
  * with Last-Event-ID, with what came after that event), sends each change once and in order, and ends after a
  * status that ends it (status-events.ts). Who may call, the rate limit and the 404 are settled the usual way

@@ -1,5 +1,5 @@
 /**
- * Read-your-writes (DESIGN §7): after a caller changes an order (cancel, refund), their reads go to the primary
+ * Read-your-writes: after a caller changes an order (cancel, refund), their reads go to the primary
  * for a short window, long enough for the replica to have replayed the change (the router stops using a replica
  * that lags beyond its bound). The mark lives in Redis so it holds on every task behind the load balancer, and
  * in this task's memory as well, so a Redis outage never sends a caller back to a stale replica from the task
