@@ -75,8 +75,9 @@ class SagaRun {
     });
   }
 
+  /** Saves the patch with the step the run stands at (a step may move on without a save of its own: fraud). */
   async save(patch: SagaPatch, events: CloudEvent[] = []): Promise<void> {
-    this.saga = await saveSaga(this.deps.db, this.saga.orderId, this.owner, this.deps.leaseMs, patch, events);
+    this.saga = await saveSaga(this.deps.db, this.saga.orderId, this.owner, this.deps.leaseMs, { step: this.saga.step, ...patch }, events);
   }
 
   /** Runs steps until the saga ends; returns when it has (a TransientFailure propagates). */
@@ -96,7 +97,9 @@ class SagaRun {
           const recentOrders = await this.deps.velocity.record(customerId, orderId, this.deps.rules.velocityWindowSeconds);
           const decision = assessFraud(this.deps.rules, { totalCents: order.totalCents, recentOrders });
           if (!decision.approved) throw new PermanentFailure(decision.reason);
-          await this.save({ step: 'reserve-stock', attempts: 0, lastError: null });
+          // Not saved on its own: the check has no effect to remember (its count is idempotent per order), so it is
+          // saved with the reservation, one transaction fewer per order; a crash before that checks again.
+          this.saga = { ...this.saga, step: 'reserve-stock' };
           return;
         }
         case 'reserve-stock': {
