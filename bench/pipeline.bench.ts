@@ -8,6 +8,7 @@
  *   2. Steady: BENCH_RATE (5) orders/s, open loop, for BENCH_DURATION (20) s. Each order is a fresh customer:
  *      PUT one cart line, POST /api/checkout (a 503/429 is retried with the same Idempotency-Key after its
  *      Retry-After, as a client should). End-to-end latency = SHIPPED in status_history − the checkout's start.
+ *      With BENCH_WORKERS=n, n processes of each worker consume the same queues.
  *   3. Spike: 20 × BENCH_RATE orders/s for 10 s, then wait until every accepted order is SHIPPED, its two
  *      notifications (confirmed, shipped) are delivered and every queue is empty: the drain time.
  *   4. Checks, whatever the figures: every order accepted; every accepted order SHIPPED; as many orders, captures,
@@ -17,73 +18,27 @@
  * capacity (spike orders shipped per second, first checkout → last SHIPPED) is reported as a ratio of it.
  * Progress goes to stderr, the markdown report to stdout. The database is dropped at the end, whatever happens.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
-import { createAwsClients, deadLetterQueueName, TOPOLOGY, type QueueName } from '@securecart/messaging';
+import { createAwsClients } from '@securecart/messaging';
 import { startTestIdentityProvider } from '@securecart/testing';
 import {
   answers200, createBenchDatabase, exited, freePort, onCleanUp, percentile, query, requireEnv, runBenchmark, startProcess, waitUntil,
   type Child,
 } from './lib/harness.ts';
+import { openLoop, placeOrder } from './lib/orders.ts';
+import { watchQueues } from './lib/queues.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 5);
 const STEADY_SECONDS = Number(process.env.BENCH_DURATION ?? 20);
+/** processes of each worker (orders-worker, fulfillment, notifications), as a scaled-out service runs tasks */
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const SPIKE_FACTOR = 20;
 const SPIKE_SECONDS = 10;
 const DRAIN_DEADLINE_MS = 600_000;
-const ADDRESS = { name: 'Ada Lovelace', line1: '12 St James Square', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
-const CHECKOUT_BODY = JSON.stringify({ shippingAddress: ADDRESS, paymentToken: 'tok_approve', contact: { email: 'ada@example.com' } });
-
-interface Placed {
-  orderId: string;
-  startedAt: number;
-  retries: number;
-}
-
-/** One customer's order: a cart line, then checkout, retried with the same key while the answer is 503 or 429. */
-async function placeOrder(checkoutUrl: string, token: string, productId: string): Promise<Placed> {
-  const auth = `Bearer ${token}`;
-  const put = await fetch(`${checkoutUrl}/api/cart/items/${productId}`, {
-    method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body: '{"quantity":1}',
-  });
-  if (put.status !== 200) throw new Error(`PUT /api/cart/items answered ${put.status}: ${await put.text()}`);
-  const key = randomUUID();
-  const startedAt = Date.now();
-  for (let retries = 0; ; retries++) {
-    const res = await fetch(`${checkoutUrl}/api/checkout`, {
-      method: 'POST', headers: { authorization: auth, 'content-type': 'application/json', 'idempotency-key': key }, body: CHECKOUT_BODY,
-    });
-    const text = await res.text();
-    if (res.status === 202) return { orderId: (JSON.parse(text) as { orderId: string }).orderId, startedAt, retries };
-    if ((res.status === 503 || res.status === 429) && retries < 20) {
-      await new Promise((resolve) => setTimeout(resolve, Number(res.headers.get('retry-after') ?? 1) * 1000));
-      continue;
-    }
-    throw new Error(`POST /api/checkout answered ${res.status} after ${retries} retries: ${text}`);
-  }
-}
-
-/** Starts `rate` orders per second for `seconds`, on schedule whatever the answers take (an open loop). */
-async function openLoop(rate: number, seconds: number, order: (i: number) => Promise<Placed>) {
-  const total = Math.round(rate * seconds);
-  const start = performance.now();
-  const started: Promise<Placed>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    started.push(order(i));
-  }
-  const offeredSeconds = (performance.now() - start) / 1000;
-  const placed = await Promise.all(started);
-  return { placed, offeredPerSecond: total / offeredSeconds, acceptedPerSecond: total / ((performance.now() - start) / 1000) };
-}
-
 async function main(): Promise<void> {
   const primaryUrl = requireEnv('TEST_DATABASE_URL');
   const redisUrl = requireEnv('TEST_REDIS_URL');
@@ -116,13 +71,16 @@ async function main(): Promise<void> {
     const child = startProcess(script, { ...common, ...messaging, DATABASE_URL: db.url, PROBE_PORT: String(probePort), ...env });
     return { child, ready: `http://127.0.0.1:${probePort}/health/ready` };
   };
-  const workers = [
-    await worker('services/orders/src/worker.ts', {}),
-    await worker('services/fulfillment/src/worker.ts', {
-      CATALOG_INTERNAL_URL: catalogUrl, FRAUD_VELOCITY_MAX: '1000000', FRAUD_MAX_ORDER_CENTS: '100000000',
-    }),
-    await worker('services/notifications/src/worker.ts', { NODE_ENV: 'development', NOTIFY_CHANNELS: 'local-sink', LOCAL_SINK_DIR: sinkDir }),
-  ];
+  const workers = [];
+  for (let n = 0; n < WORKERS; n++) {
+    workers.push(
+      await worker('services/orders/src/worker.ts', {}),
+      await worker('services/fulfillment/src/worker.ts', {
+        CATALOG_INTERNAL_URL: catalogUrl, FRAUD_VELOCITY_MAX: '1000000', FRAUD_MAX_ORDER_CENTS: '100000000',
+      }),
+      await worker('services/notifications/src/worker.ts', { NODE_ENV: 'development', NOTIFY_CHANNELS: 'local-sink', LOCAL_SINK_DIR: sinkDir }),
+    );
+  }
   const children: Child[] = [catalog, checkout, ...workers.map((w) => w.child)];
   await Promise.all([
     waitUntil(catalog.process, 'catalog ready', answers200(`${catalogUrl}/health/ready`)),
@@ -138,12 +96,7 @@ async function main(): Promise<void> {
 
   const clients = createAwsClients({ region: 'us-east-1', endpoint: fauxqs.address });
   onCleanUp(async () => clients.sqs.destroy());
-  const queues = Object.keys(TOPOLOGY.queues) as QueueName[];
-  const urlOf = async (name: string) => (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
-  const depth = async (name: string) => {
-    const a = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: await urlOf(name), AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
-    return Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
-  };
+  const queues = watchQueues(clients.sqs);
 
   /** Waits until every order is SHIPPED, has its two notifications, and every queue is empty; returns when. */
   const drained = async (ids: string[], notificationsBefore: number) => {
@@ -154,7 +107,7 @@ async function main(): Promise<void> {
       if (bad.length > 0) throw new Error(`orders ended ${bad.map((r) => `${r.status} (${r.n}, e.g. ${r.reason})`).join(', ')}`);
       const shipped = Number(rows.find((r) => r.status === 'SHIPPED')?.n ?? 0);
       const notifications = (await readdir(sinkDir)).length - notificationsBefore;
-      if (shipped === ids.length && notifications >= 2 * ids.length && (await Promise.all(queues.map(depth))).every((n) => n === 0)) return Date.now();
+      if (shipped === ids.length && notifications >= 2 * ids.length && (await queues.queues()).every((n) => n === 0)) return Date.now();
       if (children.some((c) => exited(c.process))) throw new Error('a service exited during the run');
       if (Date.now() > deadline) throw new Error(`only ${shipped} of ${ids.length} orders shipped (${notifications} notifications) within ${DRAIN_DEADLINE_MS / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -201,19 +154,21 @@ async function main(): Promise<void> {
   const counts = { orders: orders.n, captures: captures.n, capturedOrders: captures.orders, shipments: shipments.n, reservations: reservations.n };
   for (const [what, n] of Object.entries(counts)) if (n !== all.length) throw new Error(`${n} ${what} for ${all.length} accepted orders`);
   if (notifications !== 2 * all.length) throw new Error(`${notifications} notifications for ${all.length} orders (2 each expected)`);
-  const deadLetters = await Promise.all(queues.map((q) => depth(deadLetterQueueName(q))));
+  const deadLetters = await queues.deadLetters();
   if (deadLetters.some((n) => n > 0)) throw new Error(`dead letters: ${deadLetters.join(', ')}`);
   await Promise.all(children.map((c) => c.stop()));
 
   const retries = [...steady.placed, ...spike.placed].reduce((sum, p) => sum + p.retries, 0);
   const spikeCapacity = spikeIds.length / ((lastShipped - spikeStart) / 1000);
   const checkoutSpikeRate = spike.acceptedPerSecond;
-  const settings = [process.env.BENCH_RATE && `BENCH_RATE=${RATE}`, process.env.BENCH_DURATION && `BENCH_DURATION=${STEADY_SECONDS}`].filter(Boolean);
+  const settings = [
+    process.env.BENCH_RATE && `BENCH_RATE=${RATE}`, process.env.BENCH_DURATION && `BENCH_DURATION=${STEADY_SECONDS}`, process.env.BENCH_WORKERS && `BENCH_WORKERS=${WORKERS}`,
+  ].filter(Boolean);
   const command = process.env.npm_lifecycle_event ? `pnpm ${process.env.npm_lifecycle_event}` : `node ${path.relative(process.cwd(), process.argv[1]!)}`;
   console.log([
     '## Pipeline: checkout → SHIPPED, steady and a 20× spike',
     '',
-    `Command: \`${[...settings, command].join(' ')}\` (open loop: one fresh customer per order, one cart line, tok_approve; every service and worker a separate process, fauxqs in the benchmark's process)`,
+    `Command: \`${[...settings, command].join(' ')}\` (open loop: one fresh customer per order, one cart line, tok_approve; every service and worker a separate process, ${WORKERS} of each worker; fauxqs in the benchmark's process)`,
     `Machine: node ${process.version}, ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
     '',
     '| measure | value |',

@@ -2,10 +2,12 @@
  * What every benchmark here needs: cleanups that run once whatever happens, the TEST_* variables, one-off queries,
  * free ports, and services started as child processes in their own process group (node_modules/.bin/node is a
  * shell script that runs node without exec, so a signal must go to the group) that are stopped at the end.
- * Progress and the servers' output go to stderr; stdout is kept for the report.
+ * Progress and the servers' output go to stderr (or each server's output to a file of its own); stdout is kept for
+ * the report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -72,14 +74,30 @@ export interface Child {
   process: ChildProcess;
   /** SIGTERM to the group, SIGKILL after 10 s; resolves when node has exited. Idempotent. */
   stop(): Promise<void>;
+  /** SIGKILL to the group at once (a crash); resolves when node has exited. */
+  kill(): Promise<void>;
 }
 
-export function startProcess(script: string, env: Record<string, string>): Child {
+export interface ProcessOptions {
+  /** append the process's stdout and stderr to this file instead of the benchmark's stderr */
+  logFile?: string;
+}
+
+export function startProcess(script: string, env: Record<string, string>, options: ProcessOptions = {}): Child {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to every service's node: for profiling a run.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(NODE, [...nodeArgs, path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-  child.stdout!.pipe(process.stderr);
+  const stderr = options.logFile ? 'pipe' : 'inherit';
+  const child = spawn(NODE, [...nodeArgs, path.join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', stderr], detached: true });
   const closed = once(child, 'close'); // stdout closes when node itself has exited, not just the shell
+  if (options.logFile) {
+    const log = createWriteStream(options.logFile, { flags: 'a' });
+    child.stdout!.pipe(log, { end: false });
+    child.stderr!.pipe(log, { end: false });
+    const end = () => log.end();
+    void closed.then(end, end);
+  } else {
+    child.stdout!.pipe(process.stderr);
+  }
   const signalGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-child.pid!, signal);
@@ -96,8 +114,12 @@ export function startProcess(script: string, env: Record<string, string>): Child
     })();
     return stopping;
   };
+  const kill = async () => {
+    signalGroup('SIGKILL');
+    await closed;
+  };
   cleanups.push(stop);
-  return { process: child, stop };
+  return { process: child, stop, kill };
 }
 
 export const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;

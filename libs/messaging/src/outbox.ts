@@ -13,6 +13,10 @@
  * `outbox_dead_events` gauge and logged (`outboxDeadEvents`) for the alarm. An outage (SNS unreachable, throttling,
  * a 5xx) charges no row: the relay backs off as a whole. Published rows and the schema's `processed_events` are
  * pruned after a retention (7 days by default; see OUTBOX_DEFAULTS).
+ *
+ * The LISTEN connection is the relay's own: when it is lost (the primary restarted or failed over, a network cut) the
+ * relay polls meanwhile and connects a new one, backing off up to 5 s. A lost connection used to stay lost, and every
+ * event then waited for the polling interval until the process was replaced.
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { index, integer, jsonb, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
@@ -56,13 +60,16 @@ export function outboxTable(schema: PgSchema) {
 
 export const notifyChannel = (schemaName: string) => `${schemaName}_outbox`;
 
-/** Writes the event into the outbox inside the caller's transaction, and wakes the relay when it commits. */
+/** Writes the event into the outbox inside the caller's transaction, and wakes the relay when it commits: one
+ * statement, one round trip. */
 export async function enqueueEvent(tx: Db, schemaName: string, event: CloudEvent): Promise<void> {
   const name = eventNameOf(event.type) as EventName;
   await tx.execute(sql`
-    insert into ${sql.identifier(schemaName)}.outbox (id, topic, type, subject, envelope)
-    values (${event.id}, ${topicOf(name)}, ${event.type}, ${event.subject}, ${JSON.stringify(event)}::jsonb)`);
-  await tx.execute(sql`select pg_notify(${notifyChannel(schemaName)}, '')`);
+    with inserted as (
+      insert into ${sql.identifier(schemaName)}.outbox (id, topic, type, subject, envelope)
+      values (${event.id}, ${topicOf(name)}, ${event.type}, ${event.subject}, ${JSON.stringify(event)}::jsonb)
+      returning id)
+    select pg_notify(${notifyChannel(schemaName)}, '') from inserted`);
 }
 
 interface OutboxRow {
@@ -94,8 +101,9 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** polling interval when nothing wakes the relay */
   intervalMs?: number;
-  /** a dedicated node-postgres client for LISTEN; without it the relay polls */
-  listenClient?: pg.Client;
+  /** makes a new (unconnected) node-postgres client for LISTEN: the relay connects it at start, and makes another when
+   * its connection is lost; without it the relay polls */
+  listen?: () => pg.Client;
   /** refusals before a row is dead (default 10: about 13 minutes of backoff) */
   maxAttempts?: number;
   /** a refused row's next attempt: retryBaseMs × 2^(attempts-1), at most retryMaxMs, ±20 % */
@@ -129,6 +137,8 @@ export class OutboxRelay {
   private notified = false;
   private backoffMs = 0;
   private nextMaintenanceAt = 0;
+  /** the connected LISTEN client; undefined while there is none (the relay polls) */
+  private listener: pg.Client | undefined;
 
   constructor(options: OutboxRelayOptions) {
     const topics = (Object.keys(TOPOLOGY.topics) as TopicName[]).filter((topic) => options.owner === undefined || TOPOLOGY.topics[topic].publisher === options.owner);
@@ -254,22 +264,71 @@ export class OutboxRelay {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const listener = this.options.listenClient;
-    if (listener) {
-      listener.on('notification', () => {
-        this.notified = true;
-        this.wake?.();
-      });
-      await listener.query(`listen ${quoteIdent(notifyChannel(this.options.schema))}`);
-    }
+    if (this.options.listen) await this.connectListener();
     this.loop = this.run();
   }
 
-  /** Finishes the batch in flight, then stops. */
+  /** Finishes the batch in flight, then stops and closes the LISTEN connection. */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
+    await this.closeListener();
+  }
+
+  private async connectListener(): Promise<void> {
+    const client = this.options.listen!();
+    client.on('notification', () => {
+      this.notified = true;
+      this.wake?.();
+    });
+    client.on('error', (error) => this.listenerLost(client, error));
+    client.on('end', () => this.listenerLost(client));
+    try {
+      await client.connect();
+      await client.query(`listen ${quoteIdent(notifyChannel(this.options.schema))}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.listener = client;
+  }
+
+  private async closeListener(): Promise<void> {
+    const client = this.listener;
+    this.listener = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** The LISTEN connection is gone: poll meanwhile, and connect a new one. */
+  private listenerLost(client: pg.Client, error?: Error): void {
+    if (this.listener !== client) return; // lost before it listened (start reports it), or already handled
+    this.listener = undefined;
+    void client.end().catch(() => undefined);
+    if (!this.running) return;
+    this.options.log?.warn({ err: error, schema: this.options.schema }, 'outbox: LISTEN connection lost; polling until a new one listens');
+    void this.relisten();
+  }
+
+  /** Tries to LISTEN again, backing off from 500 ms to 5 s, until it does or the relay stops. */
+  private async relisten(): Promise<void> {
+    for (let delayMs = 500; this.running; delayMs = Math.min(delayMs * 2, 5_000)) {
+      // unref'd: a relay that was stopped meanwhile must not hold the process open
+      await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      if (!this.running) return;
+      try {
+        await this.connectListener();
+      } catch (error) {
+        this.options.log?.warn({ err: error, schema: this.options.schema, retryInMs: Math.min(delayMs * 2, 5_000) }, 'outbox: cannot LISTEN yet');
+        continue;
+      }
+      if (!this.running) return this.closeListener();
+      this.options.log?.info({ schema: this.options.schema }, 'outbox: listening again');
+      // rows committed while no one listened go now
+      this.notified = true;
+      this.wake?.();
+      return;
+    }
   }
 
   private async run(): Promise<void> {

@@ -180,10 +180,8 @@ describe('outbox relay', () => {
   });
 
   it('wakes at once on NOTIFY instead of waiting for its polling interval', async () => {
-    const listenClient = new pg.Client({ connectionString: infra.databaseUrl });
-    await listenClient.connect();
-    cleanups.push(() => listenClient.end());
-    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, intervalMs: 60_000, listenClient });
+    const listen = () => new pg.Client({ connectionString: infra.databaseUrl });
+    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, intervalMs: 60_000, listen });
     await relay.start();
     cleanups.push(() => relay.stop());
     await new Promise((resolve) => setTimeout(resolve, 100)); // let its first (empty) pass finish and sleep
@@ -194,10 +192,26 @@ describe('outbox relay', () => {
     await relay.stop();
   });
 
+  it('listens again after its LISTEN connection is lost (the primary restarted): wakes at once, not at its polling interval', async () => {
+    const name = `relay-listen-${randomUUID().slice(0, 8)}`;
+    const listening = async () => (await pool.query("select pid from pg_stat_activity where application_name = $1 and query like 'listen %'", [name])).rows.map((r) => r.pid as number);
+    const relay = new OutboxRelay({
+      db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, intervalMs: 60_000, log: quiet,
+      listen: () => new pg.Client({ connectionString: infra.databaseUrl, application_name: name }),
+    });
+    await relay.start();
+    cleanups.push(() => relay.stop());
+    const [first] = await listening();
+    await pool.query('select pg_terminate_backend($1)', [first]);
+    await waitFor(async () => (await listening()).some((pid) => pid !== first), { timeoutMs: 10_000, what: 'a new LISTEN connection' });
+    const [id] = await enqueue(1);
+    await waitFor(async () => (await drain(addresses.queueUrls.fulfillment, 50)).some((m) => JSON.parse(m.Body!).id === id), { timeoutMs: 5_000, what: 'the event, well before the 60 s polling interval' });
+    await relay.stop();
+    expect(await listening()).toEqual([]);
+  });
+
   it('does not miss a NOTIFY that arrives while it is publishing: the next batch goes at once', async () => {
-    const listenClient = new pg.Client({ connectionString: infra.databaseUrl });
-    await listenClient.connect();
-    cleanups.push(() => listenClient.end());
+    const listen = () => new pg.Client({ connectionString: infra.databaseUrl });
     // A publisher that takes 500 ms, so the second commit's NOTIFY lands while the first batch is being published.
     const sns = new SnsPublisher(clients);
     let publishing = 0;
@@ -206,7 +220,7 @@ describe('outbox relay', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       await sns.publish(arn, events);
     } } as SnsPublisher;
-    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: slow, topicArns: addresses.topicArns, intervalMs: 60_000, listenClient });
+    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: slow, topicArns: addresses.topicArns, intervalMs: 60_000, listen });
     await relay.start();
     cleanups.push(() => relay.stop());
     await new Promise((resolve) => setTimeout(resolve, 100));

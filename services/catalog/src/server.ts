@@ -27,10 +27,6 @@ async function startCatalogRelay(config: CatalogConfig, log: Logger) {
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
   const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX }) : undefined;
   const topicArn = topicArnFrom(config, local, 'catalog-events');
-  const listenClient = createClient(config.DATABASE_URL, { name: 'catalog-outbox-listen', ca: config.DATABASE_CA });
-  // Losing the LISTEN connection only costs latency: the relay keeps polling.
-  listenClient.on('error', (error) => log.warn({ err: error }, 'outbox LISTEN connection failed'));
-  await listenClient.connect();
   const pool = createPool(config.DATABASE_URL, {
     name: 'catalog-outbox',
     max: 2,
@@ -44,7 +40,7 @@ async function startCatalogRelay(config: CatalogConfig, log: Logger) {
     topicArns: { 'catalog-events': topicArn },
     owner: 'catalog',
     ...outboxSettings(config),
-    listenClient,
+    listen: () => createClient(config.DATABASE_URL, { name: 'catalog-outbox-listen', ca: config.DATABASE_CA }),
     log,
   });
   await relay.start();
@@ -52,7 +48,7 @@ async function startCatalogRelay(config: CatalogConfig, log: Logger) {
     relay,
     stop: async () => {
       await relay.stop();
-      await Promise.allSettled([listenClient.end(), pool.end()]);
+      await pool.end().catch(() => undefined);
       destroyAwsClients(clients);
     },
   };

@@ -66,9 +66,6 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
   log.info({ tls: describeDatabaseTls(config.DATABASE_URL, config.DATABASE_CA) }, 'database TLS');
   await migrateWithUrl(config.DATABASE_URL, fulfillmentMigrations, { ca: config.DATABASE_CA });
   const pool = createPool(config.DATABASE_URL, { name: 'fulfillment', max: 20, ca: config.DATABASE_CA, onError: onDbError });
-  const listenClient = createClient(config.DATABASE_URL, { name: 'fulfillment-listen', ca: config.DATABASE_CA });
-  listenClient.on('error', onDbError);
-  await listenClient.connect();
   const redis = await connectRedis(config.REDIS_URL, { name: 'fulfillment' });
 
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
@@ -86,7 +83,7 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
     owner: 'fulfillment',
     ...outboxSettings(config),
     processedEvents: true,
-    listenClient,
+    listen: () => createClient(config.DATABASE_URL, { name: 'fulfillment-listen', ca: config.DATABASE_CA }),
     log,
   });
   const registry = workerRegistry('fulfillment');
@@ -154,7 +151,7 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
       await resumer.stop();
       await consumer.stop();
       await relay.stop();
-      await Promise.allSettled([listenClient.end(), pool.end(), redis.quit()]);
+      await Promise.allSettled([pool.end(), redis.quit()]);
       destroyAwsClients(clients);
       await probe.close();
     })();

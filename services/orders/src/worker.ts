@@ -46,10 +46,6 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
   log.info({ tls: describeDatabaseTls(config.DATABASE_URL, config.DATABASE_CA) }, 'database TLS');
   await migrateWithUrl(config.DATABASE_URL, ordersMigrations, { ca: config.DATABASE_CA });
   const pool = createPool(config.DATABASE_URL, { name: 'orders-worker', ca: config.DATABASE_CA, onError: onDbError });
-  const listenClient = createClient(config.DATABASE_URL, { name: 'orders-worker-listen', ca: config.DATABASE_CA });
-  // Losing the LISTEN connection only costs latency: the relay keeps polling.
-  listenClient.on('error', onDbError);
-  await listenClient.connect();
 
   const clients = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
   const local = config.AWS_ENDPOINT_URL ? await bootstrapTopology(clients, { prefix: config.MESSAGING_PREFIX }) : undefined;
@@ -70,7 +66,7 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
     owner: 'orders-worker',
     ...outboxSettings(config),
     processedEvents: true,
-    listenClient,
+    listen: () => createClient(config.DATABASE_URL, { name: 'orders-worker-listen', ca: config.DATABASE_CA }),
     log,
   });
   const registry = workerRegistry('orders-worker');
@@ -123,7 +119,7 @@ export async function startOrdersWorker(config: OrdersWorkerConfig, options: Ord
       probe.draining = true;
       await Promise.all([consumer.stop(), fulfillmentUpdates.stop()]);
       await relay.stop();
-      await Promise.allSettled([listenClient.end(), pool.end(), feed?.close()]);
+      await Promise.allSettled([pool.end(), feed?.close()]);
       redis?.disconnect(); // nothing is published any more; also stops reconnecting if Redis is away
       destroyAwsClients(clients);
       await probe.close();
