@@ -7,7 +7,7 @@
  * before (it cannot have, unless SNS took it and the relay died before marking it) drops the copy.
  */
 import { sql } from 'drizzle-orm';
-import type { Db } from '@securecart/db';
+import { rowsOf, type Db } from '@securecart/db';
 import { notifyChannel } from './outbox.ts';
 
 export interface OutboxStatus {
@@ -34,7 +34,6 @@ export interface OutboxEntry {
   deadAt: string | null;
 }
 
-const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
 const table = (schema: string) => sql`${sql.identifier(schema)}.outbox`;
 
 /** The schema has an outbox table (false before the service's first migration). */

@@ -23,7 +23,7 @@ import { index, integer, jsonb, text, timestamp, uuid, type PgSchema } from 'dri
 import type pg from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import type { EventName } from '@securecart/contracts';
-import { inTransaction, type Db } from '@securecart/db';
+import { affectedRows, inTransaction, rowsOf, type Db } from '@securecart/db';
 import type { CloudEvent } from './envelope.ts';
 import { PublishError, type PublishFailure, type SnsPublisher } from './publisher.ts';
 import { MessagingConfigError } from './addresses.ts';
@@ -159,7 +159,7 @@ export class OutboxRelay {
         select id, topic, envelope from ${this.table}
         where published_at is null and dead_at is null and next_attempt_at <= now()
         order by created_at, id limit ${batchSize} for update skip locked`);
-      const rows = (result as unknown as { rows: OutboxRow[] }).rows.map((r) => ({
+      const rows = rowsOf<OutboxRow>(result).map((r) => ({
         ...r,
         // node-postgres parses jsonb; PGlite too, but be sure
         envelope: typeof r.envelope === 'string' ? (JSON.parse(r.envelope) as CloudEvent) : r.envelope,
@@ -216,7 +216,7 @@ export class OutboxRelay {
       from (values ${values}) as f(id, reason, final)
       where t.id = f.id
       returning t.id, t.type, t.subject, t.attempts, t.last_error, t.dead_at is not null as dead`);
-    const rows = (result as unknown as { rows: { id: string; type: string; subject: string; attempts: number; last_error: string; dead: boolean }[] }).rows;
+    const rows = rowsOf<{ id: string; type: string; subject: string; attempts: number; last_error: string; dead: boolean }>(result);
     for (const row of rows) {
       const detail = { schema: this.options.schema, outboxEventId: row.id, type: row.type, subject: row.subject, attempts: row.attempts, lastError: row.last_error };
       if (row.dead) {
@@ -240,7 +240,7 @@ export class OutboxRelay {
         const result = await db.execute(sql`
           delete from ${table} where ${sql.identifier(key)} in (
             select ${sql.identifier(key)} from ${table} where ${sql.identifier(column)} < ${before} limit ${PRUNE_BATCH} for update skip locked)`);
-        const deleted = affected(result);
+        const deleted = affectedRows(result);
         total += deleted;
         if (deleted < PRUNE_BATCH) return total;
       }
@@ -258,7 +258,7 @@ export class OutboxRelay {
 
   async countDead(): Promise<number> {
     const result = await this.options.db.execute(sql`select count(*)::int as n from ${this.table} where dead_at is not null`);
-    return (result as unknown as { rows: { n: number }[] }).rows[0]?.n ?? 0;
+    return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
   }
 
   async start(): Promise<void> {
@@ -360,11 +360,6 @@ export class OutboxRelay {
       this.wake = undefined;
     }
   }
-}
-
-function affected(result: unknown): number {
-  const r = result as { rowCount?: number | null; affectedRows?: number };
-  return r.rowCount ?? r.affectedRows ?? 0;
 }
 
 function groupByTopic(rows: OutboxRow[]): Map<TopicName, CloudEvent[]> {

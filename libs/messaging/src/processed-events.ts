@@ -5,7 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { index, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
-import type { Db } from '@securecart/db';
+import { affectedRows, type Db } from '@securecart/db';
 
 /** Pruned by the schema's outbox relay after its retention (`processedEvents: true`): a redelivery older than that
  * is no longer recognised, so the retention must outlast any message that can still come back. */
@@ -26,7 +26,5 @@ export async function recordProcessed(tx: Db, schemaName: string, eventId: strin
   const result = await tx.execute(sql`
     insert into ${sql.identifier(schemaName)}.processed_events (event_id, type) values (${eventId}, ${type})
     on conflict (event_id) do nothing`);
-  return ((result as unknown as { rowCount?: number; affectedRows?: number }).rowCount ??
-    (result as unknown as { affectedRows?: number }).affectedRows ??
-    0) === 1;
+  return affectedRows(result) === 1;
 }
