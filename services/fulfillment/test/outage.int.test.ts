@@ -13,7 +13,8 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestIdentityProvider, TcpProxy, waitFor, type TestIdentityProvider } from '@securecart/testing';
 import { loadFulfillmentConfig } from '../src/config.ts';
-import { startSaga } from '../src/db/sagas-repo.ts';
+import { createEvent } from '@securecart/messaging';
+import { findSaga, LeaseLost, saveSaga, startSaga } from '../src/db/sagas-repo.ts';
 import { startFulfillmentWorker } from '../src/worker.ts';
 import { placedEvent, startFulfillmentRig, type FulfillmentRig } from './harness.ts';
 
@@ -109,4 +110,32 @@ describe('a short outage of the primary', () => {
       await worker.stop();
     }
   }, 60_000);
+});
+
+describe('a save and its events are one statement', () => {
+  it('writes both while the runner holds the lease, and neither once it has lost it', async () => {
+    const db = drizzle(rig.sql);
+    const placed = placedEvent(await rig.product(1));
+    const { orderId } = placed.data;
+    const created = await startSaga(db, placed.data, { correlationId: placed.id }, { owner: 'runner-a', leaseMs: 30_000 });
+    expect(created).toMatchObject({ orderId, step: 'fraud', leaseOwner: 'runner-a' });
+    const event = (name: 'inventory.reserved') => createEvent({ name, source: 'fulfillment', subject: orderId, data: { orderId, reservationId: orderId } });
+    const outboxed = async (id: string) => (await rig.sql.query('select 1 from fulfillment.outbox where id = $1', [id])).rowCount;
+
+    const lost = event('inventory.reserved');
+    await expect(saveSaga(db, orderId, 'runner-b', 30_000, { step: 'capture-payment', reservationId: orderId }, [lost])).rejects.toBeInstanceOf(LeaseLost);
+    expect(await outboxed(lost.id)).toBe(0);
+    expect((await findSaga(db, orderId))!.step).toBe('fraud');
+
+    const kept = event('inventory.reserved');
+    const saved = await saveSaga(db, orderId, 'runner-a', 30_000, { step: 'capture-payment', reservationId: orderId }, [kept]);
+    expect(await outboxed(kept.id)).toBe(1);
+    // the row comes back as drizzle maps it: property names, Dates, the order's JSON
+    expect(saved).toMatchObject({ orderId, step: 'capture-payment', reservationId: orderId, leaseOwner: 'runner-a', order: { totalCents: placed.data.totalCents } });
+    expect(saved.leaseUntil).toBeInstanceOf(Date);
+    expect(saved).toEqual(await findSaga(db, orderId));
+
+    const ended = await saveSaga(db, orderId, 'runner-a', 30_000, { status: 'CANCELLED', endedAt: new Date() }, [], { release: true });
+    expect(ended).toMatchObject({ status: 'CANCELLED', leaseOwner: null, leaseUntil: null });
+  });
 });

@@ -47,8 +47,8 @@ describe('the happy path', () => {
     expect(await rig.stock(product)).toBe(3);
     expect(await rig.reservation(placed.data.orderId)).toMatchObject({ status: 'COMMITTED' });
     expect(await rig.captures(placed.data.orderId)).toEqual([expect.objectContaining({ status: 'captured', attempts: 1 })]);
-    // the token is only kept until the saga ends
-    expect((await rig.saga(placed.data.orderId))!.paymentToken).toBeNull();
+    // the token is only kept until the saga ends, and the lease is given up with the last save
+    expect(await rig.saga(placed.data.orderId)).toMatchObject({ paymentToken: null, leaseOwner: null, leaseUntil: null });
   });
 
   it('does nothing more when order.placed is delivered again after the saga ended', async () => {
@@ -131,7 +131,7 @@ describe('other permanent failures compensate in reverse', () => {
     expect(rig.facts(placed.data.orderId)).toEqual(['inventory.reserved', 'payment.captured', 'fulfillment.failed']);
     expect(await rig.captures(placed.data.orderId)).toEqual([expect.objectContaining({ status: 'voided' })]);
     expect(await rig.stock(product)).toBe(3);
-    expect(await rig.saga(placed.data.orderId)).toMatchObject({ failedStep: 'create-shipment', paymentVoided: true, stockReleased: true });
+    expect(await rig.saga(placed.data.orderId)).toMatchObject({ failedStep: 'create-shipment', paymentVoided: true, stockReleased: true, leaseOwner: null });
   });
 
   it('the fraud check refuses an order over the amount limit before anything is reserved', async () => {

@@ -7,7 +7,7 @@
  * order so two orders sharing products never deadlock. Every change of stock writes `stock.changed` to the
  * outbox in the same transaction.
  */
-import { asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { inTransaction, type Db } from '@securecart/db';
 import { createEvent, enqueueEvent } from '@securecart/messaging';
 import { CATALOG_SCHEMA, products, reservations, type ReservationRow } from './schema.ts';
@@ -123,6 +123,13 @@ export async function releaseStock(primary: Db, orderId: string): Promise<Reserv
 
 /** Makes a reservation final when the order ships. Idempotent; refused for a released or unknown reservation. */
 export async function commitReservation(primary: Db, orderId: string): Promise<ReservationRow> {
+  // The usual case, a RESERVED reservation, is one statement; anything else is looked at under a lock.
+  const [committed] = await primary
+    .update(reservations)
+    .set({ status: 'COMMITTED', updatedAt: sql`now()` })
+    .where(and(eq(reservations.orderId, orderId), eq(reservations.status, 'RESERVED')))
+    .returning();
+  if (committed) return committed;
   return inTransaction(primary, async (tx) => {
     const [current] = await tx.select().from(reservations).where(eq(reservations.orderId, orderId)).for('update');
     if (!current) throw new ReservationConflict(`Order ${orderId} has no reservation to commit`);

@@ -17,6 +17,17 @@ export const UNDELIVERABLE_POSTAL_CODE = '00000';
 export const CARRIER_UNAVAILABLE_POSTAL_CODE = '00001';
 export const SIMULATED_CARRIER = 'SimPost';
 
+type ShipmentRequest = Parameters<ShippingProvider['createShipment']>[0];
+type ShipmentRow = typeof simulatedShipments.$inferSelect;
+
+/** What the carrier answers the `attempt`-th call: the postal code decides; a shipment's numbers come from its key. */
+function outcomeOf(request: ShipmentRequest, attempt: number) {
+  const postalCode = request.address.postalCode.trim();
+  const status = postalCode === UNDELIVERABLE_POSTAL_CODE ? 'refused' : postalCode === CARRIER_UNAVAILABLE_POSTAL_CODE ? 'unavailable' : 'created';
+  const digits = BigInt(`0x${createHash('sha256').update(request.idempotencyKey).digest('hex').slice(0, 15)}`).toString().padStart(12, '0').slice(0, 12);
+  return { status, attempts: attempt, ...(status === 'created' ? { shipmentId: `shp_${digits}`, trackingNumber: `SP${digits}` } : {}) };
+}
+
 export class SimulatedCarrier implements ShippingProvider {
   private readonly db: Db;
 
@@ -24,28 +35,36 @@ export class SimulatedCarrier implements ShippingProvider {
     this.db = db;
   }
 
-  async createShipment(request: Parameters<ShippingProvider['createShipment']>[0]) {
-    const row = await inTransaction(this.db, async (tx) => {
+  async createShipment(request: ShipmentRequest) {
+    const row = (await this.firstAttempt(request)) ?? (await this.nextAttempt(request));
+    if (row.status === 'refused') throw new PermanentFailure(`the carrier cannot deliver to postal code ${request.address.postalCode}`);
+    if (row.status !== 'created') throw new TransientFailure(`the carrier is unavailable (attempt ${row.attempts})`);
+    return { shipmentId: row.shipmentId!, carrier: SIMULATED_CARRIER, trackingNumber: row.trackingNumber! };
+  }
+
+  /** The first call with a key, the usual case: the outcome is written with the key, one statement. undefined when
+   * the key is known (a retry or a replay). */
+  private async firstAttempt(request: ShipmentRequest): Promise<ShipmentRow | undefined> {
+    const [created] = await this.db
+      .insert(simulatedShipments)
+      .values({ idempotencyKey: request.idempotencyKey, orderId: request.orderId, ...outcomeOf(request, 1) })
+      .onConflictDoNothing()
+      .returning();
+    return created;
+  }
+
+  /** A key seen before: its row locked, replayed once created or refused, else the next attempt decided. */
+  private nextAttempt(request: ShipmentRequest): Promise<ShipmentRow> {
+    return inTransaction(this.db, async (tx) => {
       await tx.insert(simulatedShipments).values({ idempotencyKey: request.idempotencyKey, orderId: request.orderId, status: 'new' }).onConflictDoNothing();
       const [existing] = await tx.select().from(simulatedShipments).where(eq(simulatedShipments.idempotencyKey, request.idempotencyKey)).for('update');
       if (existing!.status === 'created' || existing!.status === 'refused') return existing!;
-      const postalCode = request.address.postalCode.trim();
-      const status = postalCode === UNDELIVERABLE_POSTAL_CODE ? 'refused' : postalCode === CARRIER_UNAVAILABLE_POSTAL_CODE ? 'unavailable' : 'created';
-      const digits = BigInt(`0x${createHash('sha256').update(request.idempotencyKey).digest('hex').slice(0, 15)}`).toString().padStart(12, '0').slice(0, 12);
       const [updated] = await tx
         .update(simulatedShipments)
-        .set({
-          status,
-          attempts: existing!.attempts + 1,
-          ...(status === 'created' ? { shipmentId: `shp_${digits}`, trackingNumber: `SP${digits}` } : {}),
-          updatedAt: sql`now()`,
-        })
+        .set({ ...outcomeOf(request, existing!.attempts + 1), updatedAt: sql`now()` })
         .where(eq(simulatedShipments.idempotencyKey, request.idempotencyKey))
         .returning();
       return updated!;
     });
-    if (row.status === 'refused') throw new PermanentFailure(`the carrier cannot deliver to postal code ${request.address.postalCode}`);
-    if (row.status !== 'created') throw new TransientFailure(`the carrier is unavailable (attempt ${row.attempts})`);
-    return { shipmentId: row.shipmentId!, carrier: SIMULATED_CARRIER, trackingNumber: row.trackingNumber! };
   }
 }

@@ -32,6 +32,21 @@ export function decideCapture(token: string, attempt: number): 'captured' | 'dec
   }
 }
 
+type CaptureRequest = { idempotencyKey: string; orderId: string; token: string; amountCents: number; currency: string };
+
+function outcomeOf(decision: ReturnType<typeof decideCapture>, attempt: number, paymentId: string): CaptureOutcome {
+  switch (decision) {
+    case 'captured':
+      return { kind: 'captured', paymentId };
+    case 'timeout':
+      return { kind: 'timeout', paymentId };
+    case 'unavailable':
+      return { kind: 'unavailable', attempt };
+    case 'declined':
+      return { kind: 'declined' };
+  }
+}
+
 const paymentIdOf = (key: string) => `pay_${Buffer.from(key).toString('base64url').slice(0, 24)}`;
 
 export class SimulatedPaymentGateway implements PaymentGateway {
@@ -41,36 +56,8 @@ export class SimulatedPaymentGateway implements PaymentGateway {
     this.db = db;
   }
 
-  async capture(request: { idempotencyKey: string; orderId: string; token: string; amountCents: number; currency: string }): Promise<{ paymentId: string }> {
-    const outcome = await inTransaction(this.db, async (tx): Promise<CaptureOutcome> => {
-      await tx
-        .insert(simulatedPayments)
-        .values({
-          idempotencyKey: request.idempotencyKey,
-          orderId: request.orderId,
-          operation: 'capture',
-          token: request.token,
-          amountCents: request.amountCents,
-          currency: request.currency,
-          status: 'new',
-        })
-        .onConflictDoNothing();
-      const [row] = await tx.select().from(simulatedPayments).where(eq(simulatedPayments.idempotencyKey, request.idempotencyKey)).for('update');
-      // A key that already captured (even if that answer was lost) answers with that capture: the idempotent replay.
-      if (row!.paymentId) return { kind: 'captured', paymentId: row!.paymentId };
-      if (row!.status === 'declined') return { kind: 'declined' };
-      const attempt = row!.attempts + 1;
-      const decision = decideCapture(request.token, attempt);
-      const captured = decision === 'captured' || decision === 'timeout';
-      const paymentId = captured ? paymentIdOf(request.idempotencyKey) : null;
-      await tx
-        .update(simulatedPayments)
-        .set({ attempts: attempt, status: captured ? 'captured' : decision, paymentId, updatedAt: sql`now()` })
-        .where(eq(simulatedPayments.idempotencyKey, request.idempotencyKey));
-      if (decision === 'unavailable') return { kind: 'unavailable', attempt };
-      if (decision === 'declined') return { kind: 'declined' };
-      return decision === 'timeout' ? { kind: 'timeout', paymentId: paymentId! } : { kind: 'captured', paymentId: paymentId! };
-    });
+  async capture(request: CaptureRequest): Promise<{ paymentId: string }> {
+    const outcome = (await this.firstAttempt(request)) ?? (await this.nextAttempt(request));
     switch (outcome.kind) {
       case 'captured':
         return { paymentId: outcome.paymentId };
@@ -81,6 +68,46 @@ export class SimulatedPaymentGateway implements PaymentGateway {
       case 'timeout':
         throw new TransientFailure('payment gateway timed out');
     }
+  }
+
+  /** The first call with a key, the usual case: the decision is written with the key, one statement. undefined when
+   * the key is known (a retry or a replay). */
+  private async firstAttempt(request: CaptureRequest): Promise<CaptureOutcome | undefined> {
+    const [created] = await this.db
+      .insert(simulatedPayments)
+      .values({ ...this.captureRow(request), ...this.decide(request, 1) })
+      .onConflictDoNothing()
+      .returning({ status: simulatedPayments.status });
+    return created ? outcomeOf(decideCapture(request.token, 1), 1, paymentIdOf(request.idempotencyKey)) : undefined;
+  }
+
+  /** A key seen before: its row locked, replayed if it captured or was declined, else the next attempt decided. */
+  private nextAttempt(request: CaptureRequest): Promise<CaptureOutcome> {
+    return inTransaction(this.db, async (tx): Promise<CaptureOutcome> => {
+      await tx.insert(simulatedPayments).values({ ...this.captureRow(request), status: 'new' }).onConflictDoNothing();
+      const [row] = await tx.select().from(simulatedPayments).where(eq(simulatedPayments.idempotencyKey, request.idempotencyKey)).for('update');
+      // A key that already captured (even if that answer was lost) answers with that capture: the idempotent replay.
+      if (row!.paymentId) return { kind: 'captured', paymentId: row!.paymentId };
+      if (row!.status === 'declined') return { kind: 'declined' };
+      const attempt = row!.attempts + 1;
+      await tx
+        .update(simulatedPayments)
+        .set({ ...this.decide(request, attempt), updatedAt: sql`now()` })
+        .where(eq(simulatedPayments.idempotencyKey, request.idempotencyKey));
+      return outcomeOf(decideCapture(request.token, attempt), attempt, paymentIdOf(request.idempotencyKey));
+    });
+  }
+
+  private captureRow(request: CaptureRequest) {
+    const { idempotencyKey, orderId, token, amountCents, currency } = request;
+    return { idempotencyKey, orderId, operation: 'capture' as const, token, amountCents, currency };
+  }
+
+  /** What the ledger records of the `attempt`-th call: a timeout records the capture (only its answer is lost). */
+  private decide(request: CaptureRequest, attempt: number): { attempts: number; status: string; paymentId: string | null } {
+    const decision = decideCapture(request.token, attempt);
+    const captured = decision === 'captured' || decision === 'timeout';
+    return { attempts: attempt, status: captured ? 'captured' : decision, paymentId: captured ? paymentIdOf(request.idempotencyKey) : null };
   }
 
   async void(request: { idempotencyKey: string; orderId: string; captureKey: string }): Promise<{ voided: boolean }> {

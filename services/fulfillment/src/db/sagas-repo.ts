@@ -2,12 +2,12 @@
  * Persistence of the saga. A saga is run by whoever holds its lease (`lease_owner` until `lease_until`), so two
  * messages about one order (a redelivery, the order.cancelled beside the order.placed) never run it at once, and
  * a runner that crashed loses the lease when it runs out. No transaction is held across an outside call: every
- * write is its own short transaction, conditional on still holding the lease.
+ * write is one short statement (a save and its events together), conditional on still holding the lease.
  */
-import { and, asc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { EventPayload } from '@securecart/contracts';
-import { inTransaction, type Db } from '@securecart/db';
-import { enqueueEvent, type CloudEvent } from '@securecart/messaging';
+import { rowsOf, type Db } from '@securecart/db';
+import { notifyChannel, outboxInsert, type CloudEvent } from '@securecart/messaging';
 import { FULFILLMENT_SCHEMA, sagas, type SagaRow } from './schema.ts';
 
 /** Another runner holds the saga's lease: try again later (the message's visibility brings it back). */
@@ -22,10 +22,19 @@ export class LeaseLost extends Error {
 
 export type SagaPatch = Partial<Omit<SagaRow, 'orderId' | 'customerId' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseUntil'>>;
 
-/** Creates the saga of a placed order; a saga that exists (a redelivery, or a tombstone of a cancel) is kept. */
-export async function startSaga(db: Db, placed: EventPayload<'order.placed'>, trace: { correlationId?: string; traceparent?: string }): Promise<void> {
+/**
+ * Creates the saga of a placed order, its lease already held by `lease.owner`: the row comes back and the runner
+ * starts at once (one statement instead of an insert and a lease). A saga that exists (a redelivery, or a tombstone
+ * of a cancel) is kept and undefined comes back: the runner then takes the lease as usual (acquireLease).
+ */
+export async function startSaga(
+  db: Db,
+  placed: EventPayload<'order.placed'>,
+  trace: { correlationId?: string; traceparent?: string },
+  lease?: { owner: string; leaseMs: number },
+): Promise<SagaRow | undefined> {
   const { orderId, customerId, paymentToken, ...order } = placed;
-  await db
+  const [created] = await db
     .insert(sagas)
     .values({
       orderId,
@@ -36,8 +45,11 @@ export async function startSaga(db: Db, placed: EventPayload<'order.placed'>, tr
       paymentToken,
       correlationId: trace.correlationId ?? null,
       traceparent: trace.traceparent ?? null,
+      ...(lease ? { leaseOwner: lease.owner, leaseUntil: sql`now() + ${`${lease.leaseMs} milliseconds`}::interval` } : {}),
     })
-    .onConflictDoNothing();
+    .onConflictDoNothing()
+    .returning();
+  return created;
 }
 
 /**
@@ -79,20 +91,47 @@ export async function releaseLease(db: Db, orderId: string, owner: string): Prom
 }
 
 /**
- * Saves what a step did (and renews the lease), with the step's events written to the outbox in the same
- * transaction. Throws LeaseLost when this runner no longer holds the lease: nothing is written then.
+ * Saves what a step did (and renews the lease, or with `release` gives it up: the saga's last save), with the step's
+ * events written to the outbox by the same statement: one round trip, atomic without a transaction. Throws LeaseLost
+ * when this runner no longer holds the lease: nothing is written then.
  */
-export async function saveSaga(db: Db, orderId: string, owner: string, leaseMs: number, patch: SagaPatch, events: CloudEvent[] = []): Promise<SagaRow> {
-  return inTransaction(db, async (tx) => {
-    const [row] = await tx
-      .update(sagas)
-      .set({ ...patch, updatedAt: sql`now()`, leaseUntil: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
-      .where(and(eq(sagas.orderId, orderId), eq(sagas.leaseOwner, owner)))
-      .returning();
+export async function saveSaga(
+  db: Db,
+  orderId: string,
+  owner: string,
+  leaseMs: number,
+  patch: SagaPatch,
+  events: CloudEvent[] = [],
+  options: { release?: boolean } = {},
+): Promise<SagaRow> {
+  const lease = options.release ? { leaseOwner: null, leaseUntil: null } : { leaseUntil: sql`now() + ${`${leaseMs} milliseconds`}::interval` };
+  const update = db
+    .update(sagas)
+    .set({ ...patch, updatedAt: sql`now()`, ...lease })
+    .where(and(eq(sagas.orderId, orderId), eq(sagas.leaseOwner, owner)))
+    .returning();
+  if (events.length === 0) {
+    const [row] = await update;
     if (!row) throw new LeaseLost(`lost the lease on the saga of order ${orderId}`);
-    for (const event of events) await enqueueEvent(tx, FULFILLMENT_SCHEMA, event);
     return row;
-  });
+  }
+  const result = await db.execute(sql`
+    with saved as (${update.getSQL()}),
+    queued as (${outboxInsert(FULFILLMENT_SCHEMA, events, sql`exists (select 1 from saved)`)})
+    select saved.*, (select count(pg_notify(${notifyChannel(FULFILLMENT_SCHEMA)}, '')) from queued) as queued from saved`);
+  const [row] = rowsOf<Record<string, unknown>>(result);
+  if (!row) throw new LeaseLost(`lost the lease on the saga of order ${orderId}`);
+  return sagaFromRow(row);
+}
+
+/** A sagas row as the database sent it (column names, driver values) as drizzle would have returned it. */
+function sagaFromRow(row: Record<string, unknown>): SagaRow {
+  const saga: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(getTableColumns(sagas))) {
+    const value = row[column.name];
+    saga[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return saga as SagaRow;
 }
 
 /**

@@ -12,12 +12,18 @@ export function orderPlacedHandler(deps: SagaDeps): EventHandler {
   return async (event: CloudEvent, context) => {
     const data = event.data as EventPayload<'order.placed'>;
     const log = deps.log?.child({ eventId: event.id, orderId: data.orderId });
-    await startSaga(deps.db, data, {
-      correlationId: event.correlationid ?? event.id,
-      ...(event.traceparent && TRACEPARENT.test(event.traceparent) ? { traceparent: event.traceparent } : {}),
-    });
     // the lease is this message's: its next delivery may take it over (see withLease)
-    const saga = await runSaga(deps, data.orderId, context.messageId ?? event.id);
+    const owner = context.messageId ?? event.id;
+    const created = await startSaga(
+      deps.db,
+      data,
+      {
+        correlationId: event.correlationid ?? event.id,
+        ...(event.traceparent && TRACEPARENT.test(event.traceparent) ? { traceparent: event.traceparent } : {}),
+      },
+      { owner, leaseMs: deps.leaseMs },
+    );
+    const saga = await runSaga(deps, data.orderId, owner, created);
     log?.info({ status: saga?.status, step: saga?.step, receiveCount: context.receiveCount }, 'saga run finished');
   };
 }

@@ -56,6 +56,8 @@ class SagaRun {
   private readonly deps: SagaDeps;
   private readonly owner: string;
   private readonly log: Logger | undefined;
+  /** the last save ended the saga and gave up the lease with it: nothing left to release */
+  released = false;
 
   constructor(deps: SagaDeps, saga: SagaRow, owner: string) {
     this.deps = deps;
@@ -75,9 +77,12 @@ class SagaRun {
     });
   }
 
-  /** Saves the patch with the step the run stands at (a step may move on without a save of its own: fraud). */
+  /** Saves the patch with the step the run stands at (a step may move on without a save of its own: fraud). The save
+   * that ends the saga gives up the lease with it. */
   async save(patch: SagaPatch, events: CloudEvent[] = []): Promise<void> {
-    this.saga = await saveSaga(this.deps.db, this.saga.orderId, this.owner, this.deps.leaseMs, { step: this.saga.step, ...patch }, events);
+    const release = patch.status !== undefined && isTerminal(patch.status);
+    this.saga = await saveSaga(this.deps.db, this.saga.orderId, this.owner, this.deps.leaseMs, { step: this.saga.step, ...patch }, events, { release });
+    if (release) this.released = true;
   }
 
   /** Runs steps until the saga ends; returns when it has (a TransientFailure propagates). */
@@ -232,8 +237,8 @@ class SagaRun {
  * mid-step, and the release failed too), the next attempt at the same message takes the lease over at once
  * instead of waiting it out, while another message about the order (an order.cancelled) still finds it busy.
  */
-async function withLease<T>(deps: SagaDeps, orderId: string, owner: string, work: (run: SagaRun) => Promise<T>): Promise<T | undefined> {
-  const saga = await acquireLease(deps.db, orderId, owner, deps.leaseMs);
+async function withLease<T>(deps: SagaDeps, orderId: string, owner: string, work: (run: SagaRun) => Promise<T>, leased?: SagaRow): Promise<T | undefined> {
+  const saga = leased ?? (await acquireLease(deps.db, orderId, owner, deps.leaseMs));
   if (!saga) return undefined;
   const run = new SagaRun(deps, saga, owner);
   try {
@@ -242,19 +247,26 @@ async function withLease<T>(deps: SagaDeps, orderId: string, owner: string, work
     await run.recordFailure(error as Error);
     throw error;
   } finally {
-    await releaseLease(deps.db, orderId, owner).catch(() => undefined);
+    if (!run.released) await releaseLease(deps.db, orderId, owner).catch(() => undefined);
   }
 }
 
 /**
  * Runs the saga of an order until it ends, as `owner` (the message's id; a fresh one when nothing redelivers).
- * Throws (to be retried) on a transient failure or a lease held by another owner.
+ * `leased` is the saga as startSaga created it, its lease already `owner`'s. Throws (to be retried) on a transient
+ * failure or a lease held by another owner.
  */
-export async function runSaga(deps: SagaDeps, orderId: string, owner: string = randomUUID()): Promise<SagaRow | undefined> {
-  return withLease(deps, orderId, owner, async (run) => {
-    await run.run();
-    return run.saga;
-  });
+export async function runSaga(deps: SagaDeps, orderId: string, owner: string = randomUUID(), leased?: SagaRow): Promise<SagaRow | undefined> {
+  return withLease(
+    deps,
+    orderId,
+    owner,
+    async (run) => {
+      await run.run();
+      return run.saga;
+    },
+    leased,
+  );
 }
 
 /**
