@@ -1,5 +1,6 @@
 /**
- * Queue consumers on sqs-consumer: batches of up to 10 handled concurrently, the visibility timeout extended
+ * Queue consumers on sqs-consumer: batches of up to 10 handled concurrently (events about one subject, an order, one
+ * after another in the order they happened), the visibility timeout extended
  * while a handler runs long (heartbeat), and on failure the message made visible again after an exponential
  * backoff (2^receives seconds, at most 15 min) rather than at once. After maxReceiveCount receives SQS moves it to
  * the dead-letter queue; each failure is logged with its reason. Handlers are looked up by event type; a message
@@ -136,7 +137,7 @@ export class QueueConsumer {
         handleMessageBatch: async (messages) => {
           const together = await this.handleTogether(messages);
           const alone = messages.filter((message) => !together.has(message));
-          const outcomes = await Promise.allSettled(alone.map((message) => this.handle(message)));
+          const outcomes = await Promise.allSettled(this.handleInSubjectOrder(alone));
           const failed = alone.flatMap((message, i) => {
             const outcome = outcomes[i]!;
             if (outcome.status === 'fulfilled') return [];
@@ -248,6 +249,35 @@ export class QueueConsumer {
       }
     }
     return handled;
+  }
+
+  /**
+   * Starts handling each message: messages about different subjects (orders) concurrently, those about the same subject
+   * one after another, oldest event first. Two facts about one order in one batch (payment.captured and
+   * shipment.created, published moments apart) then apply in the order they happened, instead of racing for the
+   * order's lock and sending the later one back to wait for its backoff. Returns one promise per message, in order.
+   */
+  private handleInSubjectOrder(messages: Message[]): Promise<void>[] {
+    const parsed = new Map<Message, CloudEvent>();
+    for (const message of messages) {
+      try {
+        parsed.set(message, parseEvent(message.Body ?? ''));
+      } catch {
+        // handle() fails it with its reason
+      }
+    }
+    const time = (message: Message) => parsed.get(message)?.time ?? '';
+    const byTime = [...messages].sort((a, b) => (time(a) < time(b) ? -1 : time(a) > time(b) ? 1 : 0));
+    const last = new Map<string, Promise<void>>();
+    const started = new Map<Message, Promise<void>>();
+    for (const message of byTime) {
+      const subject = parsed.get(message)?.subject;
+      const before = subject === undefined ? undefined : last.get(subject);
+      const handling = before ? before.then(() => this.handle(message)) : this.handle(message);
+      started.set(message, handling);
+      if (subject !== undefined) last.set(subject, handling.catch(() => undefined));
+    }
+    return messages.map((message) => started.get(message)!);
   }
 
   private spanAttributes(queue: string) {

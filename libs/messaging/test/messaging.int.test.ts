@@ -471,6 +471,44 @@ describe('queue consumer', () => {
       expect(await queueIsEmpty()).toBe(true);
     });
 
+    it('handles events about one subject one after another, oldest first, and different subjects concurrently', async () => {
+      await drain(queueUrl(), 200);
+      const subjects = [randomUUID(), randomUUID(), randomUUID()];
+      const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, seconds));
+      // three events per subject, sent newest first: a receive hands them over out of order
+      const events = subjects.flatMap((subject) =>
+        [3, 2, 1].map((second) => createEvent({ name: 'order.cancelled', source: 'orders-worker', subject, time: at(second), data: { ...order(), orderId: subject } })),
+      );
+      await sendTen(events.map((e) => JSON.stringify(e)));
+      const seen = new Map<string, number[]>();
+      const inFlight = new Map<string, number>();
+      let most = 0;
+      let overlapWithinSubject = false;
+      const consumer = new QueueConsumer({
+        sqs: clients.sqs,
+        queueUrl: queueUrl(),
+        pollers: 1,
+        handlers: {
+          'order.cancelled': async (e) => {
+            const now = (inFlight.get(e.subject) ?? 0) + 1;
+            if (now > 1) overlapWithinSubject = true;
+            inFlight.set(e.subject, now);
+            most = Math.max(most, [...inFlight.values()].reduce((a, b) => a + b, 0));
+            await new Promise((resolve) => setTimeout(resolve, 30));
+            seen.set(e.subject, [...(seen.get(e.subject) ?? []), new Date(e.time).getUTCSeconds()]);
+            inFlight.set(e.subject, inFlight.get(e.subject)! - 1);
+          },
+        },
+      });
+      consumer.start();
+      cleanups.push(() => consumer.stop());
+      await waitFor(() => [...seen.values()].flat().length === 9, { timeoutMs: 10_000, what: 'all nine events' });
+      await consumer.stop();
+      expect(overlapWithinSubject).toBe(false);
+      for (const subject of subjects) expect(seen.get(subject)).toEqual([1, 2, 3]);
+      expect(most).toBeGreaterThan(1);
+    });
+
     it('when a batch fails, handles each of its events alone: the bad one fails by itself and the others are deleted', async () => {
       await drain(queueUrl(), 200);
       const events = Array.from({ length: 10 }, cancelled);
