@@ -60,16 +60,34 @@ export function outboxTable(schema: PgSchema) {
 
 export const notifyChannel = (schemaName: string) => `${schemaName}_outbox`;
 
-/** Writes the event into the outbox inside the caller's transaction, and wakes the relay when it commits: one
- * statement, one round trip. */
-export async function enqueueEvent(tx: Db, schemaName: string, event: CloudEvent): Promise<void> {
+/**
+ * Writes the event into the outbox inside the caller's transaction, and wakes the relay when it commits: one
+ * statement, one round trip. With `notify: false` the commit sends no NOTIFY and the caller wakes the relays of its
+ * own process after the commit (wakeOutboxRelays). A NOTIFY serializes commits database-wide (Postgres queues
+ * notifications in commit order under one lock), so the hot paths whose process runs the relay skip it: in a flash
+ * sale the catalog's reservation holds the product's row until its commit, and waited for that lock with it.
+ */
+export async function enqueueEvent(tx: Db, schemaName: string, event: CloudEvent, options: { notify?: boolean } = {}): Promise<void> {
   const name = eventNameOf(event.type) as EventName;
-  await tx.execute(sql`
-    with inserted as (
+  const insert = sql`
       insert into ${sql.identifier(schemaName)}.outbox (id, topic, type, subject, envelope)
-      values (${event.id}, ${topicOf(name)}, ${event.type}, ${event.subject}, ${JSON.stringify(event)}::jsonb)
-      returning id)
+      values (${event.id}, ${topicOf(name)}, ${event.type}, ${event.subject}, ${JSON.stringify(event)}::jsonb)`;
+  if (options.notify === false) {
+    await tx.execute(insert);
+    return;
+  }
+  await tx.execute(sql`
+    with inserted as (${insert} returning id)
     select pg_notify(${notifyChannel(schemaName)}, '') from inserted`);
+}
+
+/** The relays running in this process, by schema: a writer here wakes them without a NOTIFY. */
+const localRelays = new Map<string, Set<OutboxRelay>>();
+
+/** Wakes this process's relays of `schemaName` at once: call it after committing outbox rows written without a NOTIFY.
+ * Relays of other processes find the rows at their next poll, so a process that writes so must run a relay. */
+export function wakeOutboxRelays(schemaName: string): void {
+  for (const relay of localRelays.get(schemaName) ?? []) relay.wakeUp();
 }
 
 /**
@@ -77,7 +95,8 @@ export async function enqueueEvent(tx: Db, schemaName: string, event: CloudEvent
  * ... returning *), queued as (${outboxInsert(...)}) select ...`), so that a change and its events are one statement
  * and one round trip instead of a transaction of four. The rows are written only where `onlyIf` holds (say, `exists
  * (select 1 from changed)`); it returns their ids, and the caller wakes the relay with
- * `select pg_notify(notifyChannel(schema), '') from queued`.
+ * `select pg_notify(notifyChannel(schema), '') from queued`, or after the statement with wakeOutboxRelays (see
+ * enqueueEvent).
  */
 export function outboxInsert(schemaName: string, events: CloudEvent[], onlyIf: SQL): SQL {
   const rows = sql.join(
@@ -279,9 +298,16 @@ export class OutboxRelay {
     return rowsOf<{ n: number }>(result)[0]?.n ?? 0;
   }
 
+  /** Publishes what is due now instead of at the next poll (a writer of this process committed rows). */
+  wakeUp(): void {
+    this.notified = true;
+    this.wake?.();
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    localRelays.set(this.options.schema, (localRelays.get(this.options.schema) ?? new Set()).add(this));
     if (this.options.listen) await this.connectListener();
     this.loop = this.run();
   }
@@ -289,6 +315,7 @@ export class OutboxRelay {
   /** Finishes the batch in flight, then stops and closes the LISTEN connection. */
   async stop(): Promise<void> {
     this.running = false;
+    localRelays.get(this.options.schema)?.delete(this);
     this.wake?.();
     await this.loop;
     await this.closeListener();

@@ -14,7 +14,7 @@ import { createPool, inTransaction } from '@securecart/db';
 import { TcpProxy, waitFor } from '@securecart/testing';
 import {
   bootstrapTopology, createAwsClients, createEvent, destroyAwsClients, drainQueue, enqueueEvent, OutboxRelay, QueueConsumer,
-  recordProcessed, registerOutboxMetrics, SnsPublisher, topicArnsFromCopilot, TOPOLOGY, type AwsClients, type CloudEvent, type MessagingAddresses, type Topology,
+  recordProcessed, registerOutboxMetrics, SnsPublisher, topicArnsFromCopilot, TOPOLOGY, wakeOutboxRelays, type AwsClients, type CloudEvent, type MessagingAddresses, type Topology,
 } from '../src/index.ts';
 
 const infra = inject('infra');
@@ -189,6 +189,21 @@ describe('outbox relay', () => {
     const started = Date.now();
     await waitFor(async () => (await drain(addresses.queueUrls.fulfillment, 50)).some((m) => JSON.parse(m.Body!).id === id), { timeoutMs: 5_000, what: 'the event' });
     expect(Date.now() - started).toBeLessThan(5_000);
+    await relay.stop();
+  });
+
+  it('is woken in-process by wakeOutboxRelays after rows written without a NOTIFY, and only then', async () => {
+    // no LISTEN connection and a polling interval of a minute: only the in-process wake can move the rows
+    const relay = new OutboxRelay({ db: drizzle(pool), schema: SCHEMA, publisher: new SnsPublisher(clients), topicArns: addresses.topicArns, intervalMs: 60_000 });
+    await relay.start();
+    cleanups.push(() => relay.stop());
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let its first (empty) pass finish and sleep
+    const event = createEvent({ name: 'order.cancelled', source: 'orders-worker', subject: randomUUID(), data: order() });
+    await inTransaction(drizzle(pool), (tx) => enqueueEvent(tx, SCHEMA, event, { notify: false }));
+    const arrived = async () => (await drain(addresses.queueUrls.fulfillment, 50)).some((m) => JSON.parse(m.Body!).id === event.id);
+    expect(await arrived()).toBe(false); // asleep: nothing woke it
+    wakeOutboxRelays(SCHEMA);
+    await waitFor(arrived, { timeoutMs: 5_000, what: 'the event' });
     await relay.stop();
   });
 

@@ -9,7 +9,7 @@
  */
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { inTransaction, rowsOf, type Db } from '@securecart/db';
-import { createEvent, enqueueEvent, notifyChannel, topicOf } from '@securecart/messaging';
+import { createEvent, enqueueEvent, topicOf, wakeOutboxRelays } from '@securecart/messaging';
 import { CATALOG_SCHEMA, products, reservations, type ReservationRow } from './schema.ts';
 
 export interface ReservationLine {
@@ -90,7 +90,8 @@ export async function reserveStock(primary: Db, orderId: string, requested: Rese
  * bench:pipeline's spike). The statement takes the stock only if the order has no reservation yet, creates the
  * reservation from what it took, and writes `stock.changed` with the new stock to the outbox; if a concurrent call for
  * the same order committed its reservation meanwhile, the insert's unique violation undoes the whole statement and the
- * existing reservation is returned, as for any repeated call.
+ * existing reservation is returned, as for any repeated call. It sends no NOTIFY (see enqueueEvent): the catalog's
+ * own relay is woken in-process.
  */
 async function reserveOneLine(primary: Db, orderId: string, line: ReservationLine): Promise<ReservationOutcome> {
   const event = createEvent({
@@ -119,7 +120,7 @@ async function reserveOneLine(primary: Db, orderId: string, line: ReservationLin
         from taken
         returning id)
       select (select count(*) from existing)::int as existed, taken.stock, created.created_at, created.updated_at,
-             (select count(pg_notify(${notifyChannel(CATALOG_SCHEMA)}, '')) from queued)::int as queued
+             (select count(*) from queued)::int as queued
       from (select 1) as one left join taken on true left join created on true`);
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -128,6 +129,8 @@ async function reserveOneLine(primary: Db, orderId: string, line: ReservationLin
   const row = rowsOf<{ existed: number; stock: number | null; created_at: string | Date | null; updated_at: string | Date | null }>(result)[0]!;
   if (row.existed > 0) return { reservation: (await findReservation(primary, orderId))!, changedProductIds: [] };
   if (row.stock === null) throw await whyUnavailable(primary, line);
+  // no NOTIFY in the statement: it would hold the product's row until Postgres's notification lock is free
+  wakeOutboxRelays(CATALOG_SCHEMA);
   const at = (value: string | Date | null) => new Date(value!);
   return {
     reservation: { orderId, status: 'RESERVED', lines: [line], createdAt: at(row.created_at), updatedAt: at(row.updated_at) },

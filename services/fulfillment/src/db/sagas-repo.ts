@@ -7,7 +7,7 @@
 import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { EventPayload } from '@securecart/contracts';
 import { rowsOf, type Db } from '@securecart/db';
-import { notifyChannel, outboxInsert, type CloudEvent } from '@securecart/messaging';
+import { outboxInsert, wakeOutboxRelays, type CloudEvent } from '@securecart/messaging';
 import { FULFILLMENT_SCHEMA, sagas, type SagaRow } from './schema.ts';
 
 /** Another runner holds the saga's lease: try again later (the message's visibility brings it back). */
@@ -118,9 +118,11 @@ export async function saveSaga(
   const result = await db.execute(sql`
     with saved as (${update.getSQL()}),
     queued as (${outboxInsert(FULFILLMENT_SCHEMA, events, sql`exists (select 1 from saved)`)})
-    select saved.*, (select count(pg_notify(${notifyChannel(FULFILLMENT_SCHEMA)}, '')) from queued) as queued from saved`);
+    select saved.*, (select count(*) from queued) as queued from saved`);
   const [row] = rowsOf<Record<string, unknown>>(result);
   if (!row) throw new LeaseLost(`lost the lease on the saga of order ${orderId}`);
+  // no NOTIFY (it serializes commits database-wide): the worker's own relay is woken in-process
+  wakeOutboxRelays(FULFILLMENT_SCHEMA);
   return sagaFromRow(row);
 }
 

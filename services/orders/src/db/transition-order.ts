@@ -37,14 +37,15 @@ export interface AppliedTransition {
 
 /**
  * Inside the caller's transaction. Throws InvalidTransition when the state machine refuses; undefined when the
- * order is no longer at the version `current` was read at (another writer got there first).
+ * order is no longer at the version `current` was read at (another writer got there first). With `notify: false`
+ * the caller wakes the outbox relay after its commit (the orders-worker, which runs the relay; see enqueueEvent).
  */
-export async function applyTransition(tx: Db, current: OrderRow, request: StatusTransition): Promise<AppliedTransition | undefined> {
+export async function applyTransition(tx: Db, current: OrderRow, request: StatusTransition, options: { notify?: boolean } = {}): Promise<AppliedTransition | undefined> {
   transition(current.status, request.to);
   const updated = await updateStatus(tx, { id: current.id, expectedVersion: current.version, to: request.to, reason: request.reason });
   if (!updated) return undefined;
   const history = await appendHistory(tx, updated.id, request.to, request.reason);
-  await enqueueEvent(tx, ORDERS_SCHEMA, request.event(updated));
+  await enqueueEvent(tx, ORDERS_SCHEMA, request.event(updated), options);
   return { order: updated, change: statusChangeOf(history) };
 }
 

@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import type { EventPayload } from '@securecart/contracts';
 import { inTransaction, type Db } from '@securecart/db';
-import { recordProcessed, retryLater, type CloudEvent, type EventHandler } from '@securecart/messaging';
+import { recordProcessed, retryLater, wakeOutboxRelays, type CloudEvent, type EventHandler } from '@securecart/messaging';
 import { findOrderForUpdate } from '../db/orders-repo.ts';
 import { ORDERS_SCHEMA, type OrderRow } from '../db/schema.ts';
 import { applyTransition, type StatusTransition } from '../db/transition-order.ts';
@@ -71,8 +71,9 @@ async function applyFact<N extends FulfillmentFactName>(name: N, decide: DecideF
       case 'recorded':
         return { outcome: 'recorded' };
       case 'transition': {
-        // The row is locked, so its version cannot have moved since it was read.
-        const applied = await applyTransition(tx, order, decision);
+        // The row is locked, so its version cannot have moved since it was read. No NOTIFY: the worker wakes its
+        // own relay after the commit (wakeOutboxRelays), which keeps this commit out of Postgres's notification lock.
+        const applied = await applyTransition(tx, order, decision, { notify: false });
         if (!applied) throw new Error(`order ${order.id} changed while locked`);
         return { outcome: 'transition', from: order.status, change: applied.change };
       }
@@ -93,6 +94,7 @@ export function fulfillmentFactHandler<N extends FulfillmentFactName>(name: N, d
     }
     switch (result.outcome) {
       case 'transition':
+        wakeOutboxRelays(ORDERS_SCHEMA);
         log?.info({ outcome: result.outcome, from: result.from, to: result.change.status, receiveCount: context.receiveCount }, `order ${result.from} → ${result.change.status}`);
         await announceStatusChange(deps.feed, result.change, log);
         return;
