@@ -6,9 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestIdentityProvider, waitFor, type TestIdentityProvider } from '@securecart/testing';
-import type { CloudEvent } from '@securecart/messaging';
+import { createEvent, type CloudEvent } from '@securecart/messaging';
+import { updateStatusForFact } from '../src/db/orders-repo.ts';
 import {
   buildTestOrders, factEvent, migrateOrders, QueueTap, startTestMessaging, startTestWorker, storedOrder, submittedEvent, type TestMessaging,
   type TestOrders, type TestWorker,
@@ -259,6 +261,44 @@ describe('fulfillment facts', () => {
     await untilProcessed(compensated.id);
     expect(await storedOrder(orders.sql, orderId)).toEqual({
       order: { status: 'PLACED', version: 1, reason: null },
+      history: ['PLACED'],
+      events: ['order.placed'],
+    });
+  });
+});
+
+describe('a fact’s transition, one statement (updateStatusForFact)', () => {
+  const confirmed = (orderId: string) => ({ id: orderId, to: 'CONFIRMED' as const, reason: null });
+  const orderConfirmed = (orderId: string, customerId: string) =>
+    createEvent({ name: 'order.confirmed', source: 'orders-worker', subject: orderId, data: { orderId, customerId, contact: {}, totalCents: 3700, currency: 'USD' } });
+  const processed = async (eventId: string) => (await orders.sql.query('select 1 from orders.processed_events where event_id = $1', [eventId])).rowCount;
+
+  it('writes the status, its history row, its event and the fact as processed together', async () => {
+    const { orderId, customerId } = await placeOrder();
+    const fact = factEvent('payment.captured', { orderId, paymentId: 'pay-s1', amountCents: 3700, currency: 'USD' });
+    const history = await updateStatusForFact(drizzle(orders.sql), { ...confirmed(orderId), expectedVersion: 1 }, orderConfirmed(orderId, customerId), fact);
+    expect(history).toEqual({ id: expect.any(Number), orderId, status: 'CONFIRMED', reason: null, at: expect.any(Date) });
+    expect(await storedOrder(orders.sql, orderId)).toEqual({
+      order: { status: 'CONFIRMED', version: 2, reason: null },
+      history: ['PLACED', 'CONFIRMED'],
+      events: ['order.placed', 'order.confirmed'],
+    });
+    expect(await processed(fact.id)).toBe(1);
+  });
+
+  it('writes nothing when the order moved on since it was read, or the fact has been processed', async () => {
+    const { orderId, customerId } = await placeOrder();
+    const fact = factEvent('payment.captured', { orderId, paymentId: 'pay-s2', amountCents: 3700, currency: 'USD' });
+    const db = drizzle(orders.sql);
+    // read at version 1, but a cancel got there first (version 2)
+    await orders.sql.query("update orders.orders set status = 'CANCELLED', version = 2 where id = $1", [orderId]);
+    expect(await updateStatusForFact(db, { ...confirmed(orderId), expectedVersion: 1 }, orderConfirmed(orderId, customerId), fact)).toBeUndefined();
+    expect(await processed(fact.id)).toBe(0);
+    // at the version, but the fact was processed meanwhile
+    await orders.sql.query('insert into orders.processed_events (event_id, type) values ($1, $2)', [fact.id, fact.type]);
+    expect(await updateStatusForFact(db, { ...confirmed(orderId), expectedVersion: 2 }, orderConfirmed(orderId, customerId), fact)).toBeUndefined();
+    expect(await storedOrder(orders.sql, orderId)).toEqual({
+      order: { status: 'CANCELLED', version: 2, reason: null },
       history: ['PLACED'],
       events: ['order.placed'],
     });

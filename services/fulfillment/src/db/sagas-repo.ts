@@ -4,9 +4,9 @@
  * a runner that crashed loses the lease when it runs out. No transaction is held across an outside call: every
  * write is one short statement (a save and its events together), conditional on still holding the lease.
  */
-import { and, asc, eq, getTableColumns, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { EventPayload } from '@securecart/contracts';
-import { rowsOf, type Db } from '@securecart/db';
+import { rowOf, rowsOf, type Db } from '@securecart/db';
 import { outboxInsert, wakeOutboxRelays, type CloudEvent } from '@securecart/messaging';
 import { FULFILLMENT_SCHEMA, sagas, type SagaRow } from './schema.ts';
 
@@ -118,22 +118,13 @@ export async function saveSaga(
   const result = await db.execute(sql`
     with saved as (${update.getSQL()}),
     queued as (${outboxInsert(FULFILLMENT_SCHEMA, events, sql`exists (select 1 from saved)`)})
-    select saved.*, (select count(*) from queued) as queued from saved`);
+    select saved.* from saved`);
+  // (a data-modifying CTE runs to completion whether or not the query reads it: queued needs no reference)
   const [row] = rowsOf<Record<string, unknown>>(result);
   if (!row) throw new LeaseLost(`lost the lease on the saga of order ${orderId}`);
   // no NOTIFY (it serializes commits database-wide): the worker's own relay is woken in-process
   wakeOutboxRelays(FULFILLMENT_SCHEMA);
-  return sagaFromRow(row);
-}
-
-/** A sagas row as the database sent it (column names, driver values) as drizzle would have returned it. */
-function sagaFromRow(row: Record<string, unknown>): SagaRow {
-  const saga: Record<string, unknown> = {};
-  for (const [key, column] of Object.entries(getTableColumns(sagas))) {
-    const value = row[column.name];
-    saga[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-  }
-  return saga as SagaRow;
+  return rowOf(sagas, row);
 }
 
 /**

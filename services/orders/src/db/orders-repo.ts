@@ -3,11 +3,11 @@
  * caller's transaction. Nothing here knows about HTTP, queues or the state machine's rules.
  */
 import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '@securecart/db';
-import { notifyChannel, topicOf, type CloudEvent } from '@securecart/messaging';
+import { rowOf, rowsOf, type Db } from '@securecart/db';
+import { notifyChannel, outboxInsert, topicOf, type CloudEvent } from '@securecart/messaging';
 import type { OrderStatus } from '../domain/order-status.ts';
 import type { ListPosition, OrderWithHistory, StatusChange } from '../domain/order-view.ts';
-import { ORDERS_SCHEMA, orderTable, statusHistory, type HistoryRow, type NewOrderRow, type OrderRow } from './schema.ts';
+import { ORDERS_SCHEMA, orderTable, processedEvents, statusHistory, type HistoryRow, type NewOrderRow, type OrderRow } from './schema.ts';
 
 /**
  * Appends a history row. Callers hold the order's row lock (they have just inserted or updated the order in the
@@ -25,11 +25,6 @@ export async function findOrder(db: Db, id: string): Promise<OrderRow | undefine
 }
 
 /** The order, locked until the caller's transaction ends: a concurrent transition waits rather than races. */
-export async function findOrderForUpdate(tx: Db, id: string): Promise<OrderRow | undefined> {
-  const [row] = await tx.select().from(orderTable).where(eq(orderTable.id, id)).for('update');
-  return row;
-}
-
 /** One order's history rows after `afterId`, oldest first. */
 export async function historyAfter(db: Db, orderId: string, afterId: number, limit: number): Promise<HistoryRow[]> {
   return db
@@ -109,12 +104,40 @@ export interface StatusUpdate {
 
 /** Optimistic concurrency: undefined when the order moved on since the caller read it. */
 export async function updateStatus(tx: Db, update: StatusUpdate): Promise<OrderRow | undefined> {
-  const [row] = await tx
+  const [row] = await statusUpdate(tx, update);
+  return row;
+}
+
+function statusUpdate(db: Db, update: StatusUpdate, andAlso?: SQL) {
+  return db
     .update(orderTable)
     .set({ status: update.to, reason: update.reason, version: sql`${orderTable.version} + 1`, updatedAt: sql`now()` })
-    .where(and(eq(orderTable.id, update.id), eq(orderTable.version, update.expectedVersion)))
+    .where(and(eq(orderTable.id, update.id), eq(orderTable.version, update.expectedVersion), andAlso))
     .returning();
-  return row;
+}
+
+/**
+ * A fulfillment fact's status change as one statement (one round trip, no transaction held open): the update, its
+ * history row, its event in the outbox and the fact's id in processed_events. Everything or nothing: it applies only
+ * while the order is at the version read and the fact has not been processed, and returns the history row; undefined
+ * means another writer got there first (read the order again and decide again). The update locks the order's row
+ * before the history row is appended, so history ids stay in commit order.
+ */
+export async function updateStatusForFact(db: Db, update: StatusUpdate, event: CloudEvent, fact: { id: string; type: string }): Promise<HistoryRow | undefined> {
+  const changed = statusUpdate(db, update, sql`not exists (select 1 from ${processedEvents} where ${processedEvents.eventId} = ${fact.id})`);
+  const result = await db.execute(sql`
+    with changed as (${changed.getSQL()}),
+    history as (
+      insert into ${statusHistory} (order_id, status, reason) select id, status, reason from changed returning *
+    ),
+    recorded as (
+      insert into ${processedEvents} (event_id, type) select ${fact.id}, ${fact.type} where exists (select 1 from changed)
+    ),
+    queued as (${outboxInsert(ORDERS_SCHEMA, [event], sql`exists (select 1 from changed)`)})
+    select * from history`);
+  // (a data-modifying CTE runs to completion whether or not the query reads it)
+  const [row] = rowsOf<Record<string, unknown>>(result);
+  return row ? rowOf(statusHistory, row) : undefined;
 }
 
 export type IntakeResult = { outcome: 'placed'; history: HistoryRow } | { outcome: 'redelivered' | 'duplicate-order' };

@@ -1,8 +1,8 @@
 /**
- * Moves an order to a new status, all or nothing. `applyTransition` does the work inside a caller's transaction
- * (the fulfillment fact handlers record the fact in the same one): it asks the state machine, updates the row only
- * if its version is still the one read (optimistic concurrency), appends the history row and writes the event to
- * the outbox. `transitionOrder` is the HTTP side's whole operation: one transaction on the primary that reads the
+ * Moves an order to a new status, all or nothing. `applyTransition` does the work inside a caller's transaction: it
+ * asks the state machine, updates the row only if its version is still the one read (optimistic concurrency),
+ * appends the history row and writes the event to the outbox. (The fulfillment fact handlers do the same in one
+ * statement: updateStatusForFact.) `transitionOrder` is the HTTP side's whole operation: one transaction on the primary that reads the
  * order and applies the transition, retried when another writer won the race (its next attempt sees the new status
  * and is refused like any late request), then the change announced on the status feed after the commit.
  */
@@ -37,15 +37,14 @@ export interface AppliedTransition {
 
 /**
  * Inside the caller's transaction. Throws InvalidTransition when the state machine refuses; undefined when the
- * order is no longer at the version `current` was read at (another writer got there first). With `notify: false`
- * the caller wakes the outbox relay after its commit (the orders-worker, which runs the relay; see enqueueEvent).
+ * order is no longer at the version `current` was read at (another writer got there first).
  */
-export async function applyTransition(tx: Db, current: OrderRow, request: StatusTransition, options: { notify?: boolean } = {}): Promise<AppliedTransition | undefined> {
+export async function applyTransition(tx: Db, current: OrderRow, request: StatusTransition): Promise<AppliedTransition | undefined> {
   transition(current.status, request.to);
   const updated = await updateStatus(tx, { id: current.id, expectedVersion: current.version, to: request.to, reason: request.reason });
   if (!updated) return undefined;
   const history = await appendHistory(tx, updated.id, request.to, request.reason);
-  await enqueueEvent(tx, ORDERS_SCHEMA, request.event(updated), options);
+  await enqueueEvent(tx, ORDERS_SCHEMA, request.event(updated));
   return { order: updated, change: statusChangeOf(history) };
 }
 
