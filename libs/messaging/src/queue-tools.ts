@@ -1,5 +1,6 @@
 /** Small queue utilities for tests and operators. */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { eventType, type EventName } from '@securecart/contracts';
 import type { AwsClients } from './clients.ts';
 import type { CloudEvent } from './envelope.ts';
@@ -40,6 +41,17 @@ export class QueueTap {
     this.clients = clients;
     this.queueUrl = queueUrl;
     this.loop = this.run();
+  }
+
+  /** A tap on everything published to a topic: a queue of its own (`queueName`), subscribed with raw delivery and no
+   * filter, as an observer would subscribe. */
+  static async onTopic(clients: AwsClients, topicArn: string, queueName: string): Promise<QueueTap> {
+    const created = await clients.sqs.send(new CreateQueueCommand({ QueueName: queueName }));
+    const attributes = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: created.QueueUrl!, AttributeNames: ['QueueArn'] }));
+    await clients.sns.send(
+      new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: attributes.Attributes!.QueueArn!, Attributes: { RawMessageDelivery: 'true' } }),
+    );
+    return new QueueTap(clients, created.QueueUrl!);
   }
 
   /** Events about one subject (an order id), optionally of one type (`payment.captured`). */

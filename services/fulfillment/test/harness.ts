@@ -1,7 +1,8 @@
 /**
  * The fulfillment worker on the run's real infrastructure: Postgres (the fulfillment and catalog schemas), Redis,
  * fauxqs with the topology under a prefix of its own, and a real catalog app listening on a port for the stock
- * reservations. Facts the worker publishes are collected from the real `orders-fulfillment-updates` queue.
+ * reservations. Facts the worker publishes are collected from a queue of the test's own on the real `fulfillment-events`
+ * topic (the orders-worker's queue takes only the facts that change an order's status).
  */
 import { randomUUID } from 'node:crypto';
 import { drizzle } from 'drizzle-orm/node-postgres';
@@ -19,7 +20,7 @@ import type { SagaRow } from '../src/db/schema.ts';
 
 export interface FulfillmentRig {
   messaging: LocalMessaging;
-  /** fulfillment-events as the orders-worker would receive them */
+  /** everything published on fulfillment-events */
   updates: QueueTap;
   catalogUrl: string;
   sql: pg.Pool;
@@ -48,7 +49,7 @@ export async function startFulfillmentRig(infra: Infra, idp: TestIdentityProvide
   const catalog: App = await buildCatalogApp({ db: router, cache, verifier: createJwksVerifier(idp), logger: false }, { namespace: infra.namespace });
   const catalogUrl = await catalog.listen({ port: 0, host: '127.0.0.1' });
   const messaging = await startLocalMessaging(options.outOfProcess ? { endpoint: infra.sqsEndpoint } : {});
-  const updates = new QueueTap(messaging.clients, messaging.addresses.queueUrls['orders-fulfillment-updates']);
+  const updates = await QueueTap.onTopic(messaging.clients, messaging.addresses.topicArns['fulfillment-events'], `${messaging.prefix}fulfillment-events-tap`);
   const admin = `Bearer ${await idp.token('admin-fulfillment', { admin: true })}`;
   let n = 0;
 

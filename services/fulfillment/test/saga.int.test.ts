@@ -1,7 +1,7 @@
 /**
  * The fulfillment saga end to end on real infrastructure: order.placed / order.cancelled published on the real
  * order-events topic (fauxqs), the worker as startFulfillmentWorker runs it, the catalog's internal API over HTTP,
- * Postgres and Redis; facts read back from the real orders-fulfillment-updates queue.
+ * Postgres and Redis; facts read back from a queue subscribed to the real fulfillment-events topic.
  */
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

@@ -10,7 +10,6 @@ import { ORDER_STATUSES, type OrderStatus } from '../src/domain/order-status.ts'
 import { decideFulfillmentCompensated } from '../src/handlers/fulfillment-compensated.handler.ts';
 import { decideFulfillmentFailed } from '../src/handlers/fulfillment-failed.handler.ts';
 import type { DecideFact, FactDecision, FulfillmentFactName } from '../src/handlers/fulfillment-fact.ts';
-import { decideInventoryReserved } from '../src/handlers/inventory-reserved.handler.ts';
 import { decidePaymentCaptured } from '../src/handlers/payment-captured.handler.ts';
 import { decideShipmentCreated } from '../src/handlers/shipment-created.handler.ts';
 
@@ -32,7 +31,6 @@ const order = (status: OrderStatus): OrderRow => ({
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const facts = {
-  'inventory.reserved': { orderId, reservationId: 'res-1' },
   'payment.captured': { orderId, paymentId: 'pay-1', amountCents: 3700, currency: 'EUR' },
   'shipment.created': { orderId, shipmentId: 'shp-1', carrier: 'UPS', trackingNumber: '1Z' },
   'fulfillment.failed': { orderId, step: 'create-shipment', reason: 'no carrier' },
@@ -46,7 +44,6 @@ function decide<N extends FulfillmentFactName>(name: N, decideFact: DecideFact<N
 
 /** status → what the fact does: a target status, 'recorded', 'stale' or 'not-yet' (thrown back, retried). */
 const TABLE: Record<FulfillmentFactName, Record<OrderStatus, string>> = {
-  'inventory.reserved': { PLACED: 'recorded', CONFIRMED: 'recorded', SHIPPED: 'recorded', REJECTED: 'recorded', CANCELLED: 'recorded', REFUNDED: 'recorded' },
   'payment.captured': { PLACED: 'CONFIRMED', CONFIRMED: 'stale', SHIPPED: 'stale', REJECTED: 'stale', CANCELLED: 'stale', REFUNDED: 'stale' },
   'shipment.created': { PLACED: 'not-yet', CONFIRMED: 'SHIPPED', SHIPPED: 'stale', REJECTED: 'stale', CANCELLED: 'stale', REFUNDED: 'stale' },
   // a failure at create-shipment: after the capture, so on a PLACED order it came before payment.captured
@@ -55,7 +52,6 @@ const TABLE: Record<FulfillmentFactName, Record<OrderStatus, string>> = {
 };
 
 const DECIDERS: { [N in FulfillmentFactName]: DecideFact<N> } = {
-  'inventory.reserved': decideInventoryReserved,
   'payment.captured': decidePaymentCaptured,
   'shipment.created': decideShipmentCreated,
   'fulfillment.failed': decideFulfillmentFailed,

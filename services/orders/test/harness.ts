@@ -169,7 +169,7 @@ export async function startTestWorker(infra: Infra, messaging: TestMessaging): P
 let factCounter = 0;
 
 /** A fulfillment fact as the fulfillment worker publishes it on fulfillment-events. */
-export function factEvent<N extends 'inventory.reserved' | 'payment.captured' | 'shipment.created' | 'fulfillment.failed' | 'fulfillment.compensated'>(
+export function factEvent<N extends 'payment.captured' | 'shipment.created' | 'fulfillment.failed' | 'fulfillment.compensated'>(
   name: N,
   data: EventPayload<N>,
 ): CloudEvent<N> {

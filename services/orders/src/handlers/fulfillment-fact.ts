@@ -6,7 +6,7 @@
  * - transition: the fact moves the order on. Its update, history row, outbox event and processed_events row are one
  *   statement that applies only while the order is at the version read; if another writer (a cancel, a copy of the
  *   fact) got there first, the order is read again and the fact decided again;
- * - recorded: the fact changes no status (inventory.reserved, fulfillment.compensated);
+ * - recorded: the fact changes no status (fulfillment.compensated);
  * - stale: the fact no longer applies (the order was cancelled, or is already past it): acknowledged and logged,
  *   never thrown, since a throw would be retried until the dead-letter queue;
  * - not-yet: the fact came before one it depends on (SQS does not keep order): retry later, so the message comes
@@ -26,7 +26,7 @@ import type { StatusTransition } from '../db/transition-order.ts';
 import { transition } from '../domain/order-status.ts';
 import { announceStatusChange, statusChangeOf, type OrderStatusChange, type OrderStatusFeed } from '../status-feed.ts';
 
-export type FulfillmentFactName = 'inventory.reserved' | 'payment.captured' | 'shipment.created' | 'fulfillment.failed' | 'fulfillment.compensated';
+export type FulfillmentFactName = 'payment.captured' | 'shipment.created' | 'fulfillment.failed' | 'fulfillment.compensated';
 
 export interface FulfillmentFactDeps {
   /** the primary */

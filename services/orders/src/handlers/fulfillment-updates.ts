@@ -7,13 +7,11 @@ import type { EventHandler } from '@securecart/messaging';
 import { fulfillmentCompensatedHandler } from './fulfillment-compensated.handler.ts';
 import { fulfillmentFailedHandler } from './fulfillment-failed.handler.ts';
 import type { FulfillmentFactDeps } from './fulfillment-fact.ts';
-import { inventoryReservedHandler } from './inventory-reserved.handler.ts';
 import { paymentCapturedHandler } from './payment-captured.handler.ts';
 import { shipmentCreatedHandler } from './shipment-created.handler.ts';
 
 export function fulfillmentUpdateHandlers(deps: FulfillmentFactDeps): Partial<Record<EventName, EventHandler>> {
   return {
-    'inventory.reserved': inventoryReservedHandler(deps),
     'payment.captured': paymentCapturedHandler(deps),
     'shipment.created': shipmentCreatedHandler(deps),
     'fulfillment.failed': fulfillmentFailedHandler(deps),
