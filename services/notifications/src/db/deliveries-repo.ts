@@ -2,12 +2,12 @@
  * One delivery per (event id, channel), whatever happens: the delivery log row is claimed, the provider called and
  * the outcome recorded in ONE transaction.
  *
- *   insert the row (PENDING) unless it exists  →  SELECT … FOR UPDATE  →  SENT? done, no send
+ *   insert the row (PENDING), or lock it if it exists (ON CONFLICT DO UPDATE … RETURNING)  →  SENT? done, no send
  *   →  send  →  mark SENT (provider id, attempts) or FAILED (attempts, last error)  →  commit
  *
  * - Concurrent duplicates (SQS standard queues may hand the same message to two consumers at once, and the outbox
  *   relay may publish an event twice): the second handler waits on the row (the primary key while the first
- *   insert is uncommitted, then the row lock), then finds it SENT and sends nothing.
+ *   insert is uncommitted, then the row lock its conflict takes), then finds it SENT and sends nothing.
  * - A failed send is recorded (attempts, last_error) and committed, then the caller fails the message: SQS
  *   redelivers it with backoff and after 5 receives moves it to the dead-letter queue. A redelivery finds the row
  *   FAILED and tries again; channels already SENT are not repeated.
@@ -48,12 +48,14 @@ const LAST_ERROR_MAX = 1_000;
 export async function deliverOnce(db: Db, request: DeliveryRequest, send: () => Promise<SendResult>): Promise<DeliveryOutcome> {
   const key = and(eq(deliveries.eventId, request.eventId), eq(deliveries.channel, request.channel));
   return inTransaction(db, async (tx): Promise<DeliveryOutcome> => {
-    await tx
+    // Claim and lock in one statement: a new row is inserted (and locked, as uncommitted); an existing one is locked by
+    // the no-op update and returned as it is now.
+    const [row] = await tx
       .insert(deliveries)
       .values({ ...request, status: 'PENDING', attempts: 0 })
-      .onConflictDoNothing();
-    const [row] = await tx.select().from(deliveries).where(key).for('update');
-    if (!row) throw new Error(`delivery ${request.eventId}/${request.channel} vanished after its insert`);
+      .onConflictDoUpdate({ target: [deliveries.eventId, deliveries.channel], set: { updatedAt: sql`${deliveries.updatedAt}` } })
+      .returning();
+    if (!row) throw new Error(`delivery ${request.eventId}/${request.channel} was neither inserted nor found`);
     if (row.status === 'SENT') return { outcome: 'already-sent', messageId: row.providerMessageId, attempts: row.attempts };
     const attempts = row.attempts + 1;
     let sent: SendResult;
