@@ -88,7 +88,8 @@ export async function startFulfillmentRig(infra: Infra, idp: TestIdentityProvide
       const { rows } = await sql.query(
         `select order_id as "orderId", status, step, attempts, last_error as "lastError", payment_voided as "paymentVoided",
                 payment_refunded as "paymentRefunded", stock_released as "stockReleased", failed_step as "failedStep",
-                failure_reason as "failureReason", payment_token as "paymentToken", tracking_number as "trackingNumber",
+                failure_reason as "failureReason", payment_token as "paymentToken", reservation_id as "reservationId",
+                payment_id as "paymentId", shipment_id as "shipmentId", tracking_number as "trackingNumber",
                 lease_owner as "leaseOwner", lease_until as "leaseUntil"
            from fulfillment.sagas where order_id = $1`,
         [orderId],

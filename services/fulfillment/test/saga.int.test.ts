@@ -64,6 +64,35 @@ describe('the happy path', () => {
     expect(await rig.captures(placed.data.orderId)).toHaveLength(1);
     expect(rig.facts(placed.data.orderId)).toEqual(['inventory.reserved', 'payment.captured', 'shipment.created']);
   });
+
+  it('run again from its start after its saves were lost (a crash before each save): the same reservation, capture and shipment', async () => {
+    // Steps save only where the customer can see it (captured; shipped and committed), so a crash repeats the steps
+    // since the last save: each outside call must return its first effect when repeated, the commit included.
+    const product = await rig.product(5);
+    const placed = placedEvent(product, { quantity: 2 });
+    const { orderId } = placed.data;
+    await rig.publish(placed);
+    await ended(orderId);
+    const first = (await rig.saga(orderId))!;
+    await rig.sql.query(
+      `update fulfillment.sagas set status = 'RUNNING', step = 'fraud', payment_token = 'tok_approve', reservation_id = null, payment_id = null,
+         shipment_id = null, carrier = null, tracking_number = null, ended_at = null where order_id = $1`,
+      [orderId],
+    );
+    await rig.publish(placed);
+    await waitFor(async () => (await rig.saga(orderId))?.status === 'COMPLETED' && (await rig.saga(orderId))?.shipmentId !== null, {
+      timeoutMs: 20_000,
+      what: 'the saga run again to its end',
+    });
+    expect(await rig.saga(orderId)).toMatchObject({
+      reservationId: first.reservationId, paymentId: first.paymentId, shipmentId: first.shipmentId, trackingNumber: first.trackingNumber,
+    });
+    expect(await rig.stock(product)).toBe(3);
+    expect(await rig.reservation(orderId)).toMatchObject({ status: 'COMMITTED' });
+    expect(await rig.captures(orderId)).toEqual([expect.objectContaining({ status: 'captured', attempts: 1, paymentId: first.paymentId })]);
+    const shipments = await rig.sql.query('select count(*)::int as n from fulfillment.simulated_shipments where order_id = $1', [orderId]);
+    expect(shipments.rows[0].n).toBe(1);
+  });
 });
 
 describe('payment outcomes (the simulated gateway’s test tokens)', () => {

@@ -3,10 +3,13 @@
  *
  *   fraud → reserve-stock → capture-payment → create-shipment → commit-stock → done
  *
- * Each step makes one outside call with an idempotency key (order id + step), then saves what it got and the
- * step's event (inventory.reserved, payment.captured, shipment.created) in one transaction. A crash anywhere
- * leaves the saga at its last saved step; when SQS redelivers, the step runs again and its key makes the
- * repeated call return the first call's effect (one reservation, one capture, one shipment).
+ * Each step makes one outside call with an idempotency key (order id + step). What it got and its event
+ * (inventory.reserved, payment.captured, shipment.created) are saved, with the outbox rows, in one statement at the
+ * points the customer sees: once the payment is captured (the reservation with it), and once the order has shipped
+ * and its stock is committed (the shipment with it); any other save (a failure, compensation) takes whatever is not
+ * saved yet with it. A crash anywhere leaves the saga at its last save; when SQS redelivers, the steps since run
+ * again and their keys make each repeated call return the first call's effect (one reservation, one capture, one
+ * shipment).
  *
  * A TransientFailure is recorded (attempts, last error) and rethrown: the consumer makes the message visible
  * again after a backoff. A PermanentFailure turns the saga to COMPENSATING: undo in reverse (void the payment,
@@ -58,6 +61,8 @@ class SagaRun {
   private readonly log: Logger | undefined;
   /** the last save ended the saga and gave up the lease with it: nothing left to release */
   released = false;
+  /** what steps have done since the last save: saved by the next one */
+  private unsaved: { patch: SagaPatch; events: CloudEvent[] } = { patch: {}, events: [] };
 
   constructor(deps: SagaDeps, saga: SagaRow, owner: string) {
     this.deps = deps;
@@ -77,11 +82,27 @@ class SagaRun {
     });
   }
 
-  /** Saves the patch with the step the run stands at (a step may move on without a save of its own: fraud). The save
-   * that ends the saga gives up the lease with it. */
+  /** Keeps what a step did for the next save (the run carries on from it at once). */
+  private keep(patch: SagaPatch, events: CloudEvent[]): void {
+    this.saga = { ...this.saga, ...patch };
+    this.unsaved = { patch: { ...this.unsaved.patch, ...patch }, events: [...this.unsaved.events, ...events] };
+  }
+
+  /** Saves the patch, and whatever steps have kept since the last save, with the step the run stands at (a step may
+   * move on without a save of its own). The save that ends the saga gives up the lease with it. */
   async save(patch: SagaPatch, events: CloudEvent[] = []): Promise<void> {
     const release = patch.status !== undefined && isTerminal(patch.status);
-    this.saga = await saveSaga(this.deps.db, this.saga.orderId, this.owner, this.deps.leaseMs, { step: this.saga.step, ...patch }, events, { release });
+    const { unsaved } = this;
+    this.saga = await saveSaga(
+      this.deps.db,
+      this.saga.orderId,
+      this.owner,
+      this.deps.leaseMs,
+      { ...unsaved.patch, step: this.saga.step, ...patch },
+      [...unsaved.events, ...events],
+      { release },
+    );
+    this.unsaved = { patch: {}, events: [] };
     if (release) this.released = true;
   }
 
@@ -109,9 +130,8 @@ class SagaRun {
         }
         case 'reserve-stock': {
           const { reservationId } = await this.deps.stock.reserve(orderId, order.lines);
-          await this.save({ step: 'capture-payment', reservationId, attempts: 0, lastError: null }, [
-            this.event('inventory.reserved', { orderId, reservationId }),
-          ]);
+          // saved with the capture (or with a failure): a repeat of the reservation returns it as it is
+          this.keep({ step: 'capture-payment', reservationId, attempts: 0, lastError: null }, [this.event('inventory.reserved', { orderId, reservationId })]);
           return;
         }
         case 'capture-payment': {
@@ -134,7 +154,8 @@ class SagaRun {
             address: order.shippingAddress,
             lines: order.lines,
           });
-          await this.save({ step: 'commit-stock', ...shipment, attempts: 0, lastError: null }, [this.event('shipment.created', { orderId, ...shipment })]);
+          // saved with the end of the saga (or with a failure): a repeat of the call returns the same shipment
+          this.keep({ step: 'commit-stock', ...shipment, attempts: 0, lastError: null }, [this.event('shipment.created', { orderId, ...shipment })]);
           return;
         }
         case 'commit-stock': {
