@@ -5,3 +5,4 @@ export * from './replica-router.ts';
 export * from './migrate.ts';
 export * from './transaction.ts';
 export * from './tls.ts';
+export * from './prepared.ts';

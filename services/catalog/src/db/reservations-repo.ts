@@ -8,7 +8,7 @@
  * outbox in the same transaction.
  */
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { inTransaction, rowsOf, type Db } from '@securecart/db';
+import { executePrepared, inTransaction, preparedRowsOf, rowsOf, type Db } from '@securecart/db';
 import { createEvent, enqueueEvent, topicOf, wakeOutboxRelays } from '@securecart/messaging';
 import { CATALOG_SCHEMA, products, reservations, type ReservationRow } from './schema.ts';
 
@@ -103,7 +103,7 @@ async function reserveOneLine(primary: Db, orderId: string, line: ReservationLin
   });
   let result;
   try {
-    result = await primary.execute(sql`
+    result = await executePrepared(primary, sql`
       with existing as (select 1 from ${reservations} where ${reservations.orderId} = ${orderId}),
       taken as (
         update ${products} set stock = ${products.stock} - ${line.quantity}, updated_at = now()
@@ -185,11 +185,15 @@ export async function releaseStock(primary: Db, orderId: string): Promise<Reserv
 /** Makes a reservation final when the order ships. Idempotent; refused for a released or unknown reservation. */
 export async function commitReservation(primary: Db, orderId: string): Promise<ReservationRow> {
   // The usual case, a RESERVED reservation, is one statement; anything else is looked at under a lock.
-  const [committed] = await primary
-    .update(reservations)
-    .set({ status: 'COMMITTED', updatedAt: sql`now()` })
-    .where(and(eq(reservations.orderId, orderId), eq(reservations.status, 'RESERVED')))
-    .returning();
+  const [committed] = await preparedRowsOf(
+    primary,
+    reservations,
+    primary
+      .update(reservations)
+      .set({ status: 'COMMITTED', updatedAt: sql`now()` })
+      .where(and(eq(reservations.orderId, orderId), eq(reservations.status, 'RESERVED')))
+      .returning(),
+  );
   if (committed) return committed;
   return inTransaction(primary, async (tx) => {
     const [current] = await tx.select().from(reservations).where(eq(reservations.orderId, orderId)).for('update');

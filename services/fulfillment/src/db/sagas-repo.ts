@@ -6,7 +6,7 @@
  */
 import { and, asc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { EventPayload } from '@securecart/contracts';
-import { rowOf, rowsOf, type Db } from '@securecart/db';
+import { executePrepared, preparedRowsOf, rowOf, rowsOf, type Db } from '@securecart/db';
 import { outboxInsert, wakeOutboxRelays, type CloudEvent } from '@securecart/messaging';
 import { FULFILLMENT_SCHEMA, sagas, type SagaRow } from './schema.ts';
 
@@ -34,7 +34,7 @@ export async function startSaga(
   lease?: { owner: string; leaseMs: number },
 ): Promise<SagaRow | undefined> {
   const { orderId, customerId, paymentToken, ...order } = placed;
-  const [created] = await db
+  const insert = db
     .insert(sagas)
     .values({
       orderId,
@@ -49,6 +49,7 @@ export async function startSaga(
     })
     .onConflictDoNothing()
     .returning();
+  const [created] = await preparedRowsOf(db, sagas, insert);
   return created;
 }
 
@@ -111,11 +112,11 @@ export async function saveSaga(
     .where(and(eq(sagas.orderId, orderId), eq(sagas.leaseOwner, owner)))
     .returning();
   if (events.length === 0) {
-    const [row] = await update;
+    const [row] = await preparedRowsOf(db, sagas, update);
     if (!row) throw new LeaseLost(`lost the lease on the saga of order ${orderId}`);
     return row;
   }
-  const result = await db.execute(sql`
+  const result = await executePrepared(db, sql`
     with saved as (${update.getSQL()}),
     queued as (${outboxInsert(FULFILLMENT_SCHEMA, events, sql`exists (select 1 from saved)`)})
     select saved.* from saved`);

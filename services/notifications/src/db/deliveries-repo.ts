@@ -24,7 +24,7 @@
  *   given `send` may run, and why `send` must not use the database.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import { inTransaction, type Db } from '@securecart/db';
+import { executePrepared, inTransaction, preparedRowsOf, type Db } from '@securecart/db';
 import type { SendResult } from '../channels/ports.ts';
 import type { Channel } from '../domain/deliveries.ts';
 import { deliveries } from './schema.ts';
@@ -50,11 +50,15 @@ export async function deliverOnce(db: Db, request: DeliveryRequest, send: () => 
   return inTransaction(db, async (tx): Promise<DeliveryOutcome> => {
     // Claim and lock in one statement: a new row is inserted (and locked, as uncommitted); an existing one is locked by
     // the no-op update and returned as it is now.
-    const [row] = await tx
-      .insert(deliveries)
-      .values({ ...request, status: 'PENDING', attempts: 0 })
-      .onConflictDoUpdate({ target: [deliveries.eventId, deliveries.channel], set: { updatedAt: sql`${deliveries.updatedAt}` } })
-      .returning();
+    const [row] = await preparedRowsOf(
+      tx,
+      deliveries,
+      tx
+        .insert(deliveries)
+        .values({ ...request, status: 'PENDING', attempts: 0 })
+        .onConflictDoUpdate({ target: [deliveries.eventId, deliveries.channel], set: { updatedAt: sql`${deliveries.updatedAt}` } })
+        .returning(),
+    );
     if (!row) throw new Error(`delivery ${request.eventId}/${request.channel} was neither inserted nor found`);
     if (row.status === 'SENT') return { outcome: 'already-sent', messageId: row.providerMessageId, attempts: row.attempts };
     const attempts = row.attempts + 1;
@@ -69,10 +73,13 @@ export async function deliverOnce(db: Db, request: DeliveryRequest, send: () => 
         .where(key);
       return { outcome: 'failed', error, attempts };
     }
-    await tx
-      .update(deliveries)
-      .set({ status: 'SENT', attempts, providerMessageId: sent.messageId, lastError: null, sentAt: sql`now()`, updatedAt: sql`now()` })
-      .where(key);
+    await executePrepared(
+      tx,
+      tx
+        .update(deliveries)
+        .set({ status: 'SENT', attempts, providerMessageId: sent.messageId, lastError: null, sentAt: sql`now()`, updatedAt: sql`now()` })
+        .where(key),
+    );
     return { outcome: 'sent', messageId: sent.messageId, attempts };
   });
 }

@@ -3,7 +3,7 @@
  * caller's transaction. Nothing here knows about HTTP, queues or the state machine's rules.
  */
 import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
-import { rowOf, rowsOf, type Db } from '@securecart/db';
+import { executePrepared, preparedRowsOf, rowOf, rowsOf, type Db } from '@securecart/db';
 import { notifyChannel, outboxInsert, topicOf, type CloudEvent } from '@securecart/messaging';
 import type { OrderStatus } from '../domain/order-status.ts';
 import type { ListPosition, OrderWithHistory, StatusChange } from '../domain/order-view.ts';
@@ -20,7 +20,8 @@ export async function appendHistory(tx: Db, orderId: string, status: OrderStatus
 }
 
 export async function findOrder(db: Db, id: string): Promise<OrderRow | undefined> {
-  const [row] = await db.select().from(orderTable).where(eq(orderTable.id, id));
+  // prepared: the orders-worker reads an order for every fulfillment fact
+  const [row] = await preparedRowsOf(db, orderTable, db.select().from(orderTable).where(eq(orderTable.id, id)));
   return row;
 }
 
@@ -125,7 +126,7 @@ function statusUpdate(db: Db, update: StatusUpdate, andAlso?: SQL) {
  */
 export async function updateStatusForFact(db: Db, update: StatusUpdate, event: CloudEvent, fact: { id: string; type: string }): Promise<HistoryRow | undefined> {
   const changed = statusUpdate(db, update, sql`not exists (select 1 from ${processedEvents} where ${processedEvents.eventId} = ${fact.id})`);
-  const result = await db.execute(sql`
+  const result = await executePrepared(db, sql`
     with changed as (${changed.getSQL()}),
     history as (
       insert into ${statusHistory} (order_id, status, reason) select id, status, reason from changed returning *
@@ -176,7 +177,7 @@ export async function placeSubmittedOrders(db: Db, submissions: Submission[]): P
     outbox_type: s.placedEvent.type,
     envelope: s.placedEvent,
   }));
-  const result = await db.execute(sql`
+  const result = await executePrepared(db, sql`
     with input as (
       select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as i(
         n integer, event_id uuid, event_type text, id uuid, customer_id text, lines jsonb, total_cents integer, currency text,
