@@ -23,7 +23,7 @@ import { index, integer, jsonb, text, timestamp, uuid, type PgSchema } from 'dri
 import type pg from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import type { EventName } from '@securecart/contracts';
-import { affectedRows, inTransaction, rowsOf, type Db } from '@securecart/db';
+import { affectedRows, executePrepared, inTransaction, rowsOf, type Db } from '@securecart/db';
 import type { CloudEvent } from './envelope.ts';
 import { PublishError, type PublishFailure, type SnsPublisher } from './publisher.ts';
 import { MessagingConfigError } from './addresses.ts';
@@ -196,7 +196,8 @@ export class OutboxRelay {
     const { db, batchSize = 100 } = this.options;
     const failures: PublishFailure[] = [];
     const published = await inTransaction(db, async (tx) => {
-      const result = await tx.execute(sql`
+      // prepared (both statements have one shape): a relay runs them for every batch
+      const result = await executePrepared(tx, sql`
         select id, topic, envelope from ${this.table}
         where published_at is null and dead_at is null and next_attempt_at <= now()
         order by created_at, id limit ${batchSize} for update skip locked`);
@@ -223,7 +224,8 @@ export class OutboxRelay {
       const failed = new Set(failures.map((f) => f.id));
       const done = rows.map((r) => r.id).filter((id) => !failed.has(id));
       if (done.length > 0) {
-        await tx.execute(sql`update ${this.table} set published_at = now() where id in (${sql.join(done.map((id) => sql`${id}::uuid`), sql`, `)})`);
+        // one array parameter (a Postgres array literal of the uuids), so any number of ids is one statement's shape
+        await executePrepared(tx, sql`update ${this.table} set published_at = now() where id = any(${`{${done.join(',')}}`}::uuid[])`);
       }
       await this.recordFailures(tx, failures);
       return done;
