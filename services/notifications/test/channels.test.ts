@@ -116,6 +116,15 @@ describe('the local sink', () => {
     });
   });
 
+  it('makes its folder again when someone removed it while it was running', async () => {
+    const sink = createLocalSink(path.join(dir, 'removed'));
+    await sink.email.send({ to: 'ada@example.com', subject: 'first', text: 'first' }, context);
+    await rm(sink.dir, { recursive: true });
+    const key = context.idempotencyKey.replace(/email$/, 'sms');
+    await sink.sms.send({ to: '+447700900123', text: 'second' }, { ...context, idempotencyKey: key });
+    expect(await readdir(sink.dir)).toEqual([`${key}.json`]);
+  });
+
   it('writes an SMS the same way', async () => {
     const sink = createLocalSink(dir);
     const key = context.idempotencyKey.replace(/email$/, 'sms');

@@ -50,9 +50,13 @@ export function createLocalSink(dir: string, options: { from?: string } = {}): L
     if (!/^[A-Za-z0-9_-]+$/.test(content.deliveryKey)) throw new Error(`not a delivery key: ${content.deliveryKey}`);
     const file = fileOf(content.deliveryKey);
     const body = `${JSON.stringify(content, null, 2)}\n`;
-    await mkdir(root, { recursive: true });
     try {
-      await writeFile(file, body, { flag: 'wx' });
+      await writeFile(file, body, { flag: 'wx' }).catch(async (error: unknown) => {
+        // the directory is made on the first write, and again if someone removed it meanwhile
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await mkdir(root, { recursive: true });
+        await writeFile(file, body, { flag: 'wx' });
+      });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       // Delivered before (a redelivery after a crash between the send and its commit): a no-op, unless a crash

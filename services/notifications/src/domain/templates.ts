@@ -38,9 +38,22 @@ export function shortOrderNumber(orderId: string): string {
   return `#${orderId.replace(/-/g, '').slice(0, 8).toUpperCase()}`;
 }
 
+/** Number formats by locale and currency: making one costs far more than using it (ISO 4217 bounds the cache). */
+const moneyFormats = new Map<string, Intl.NumberFormat>();
+
+function moneyFormat(locale: string, currency: string): Intl.NumberFormat {
+  const key = `${locale}|${currency}`;
+  let format = moneyFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(locale, { style: 'currency', currency });
+    moneyFormats.set(key, format);
+  }
+  return format;
+}
+
 /** Integer minor units in their currency: (1999, 'USD') → `$19.99`, (1500, 'JPY') → `¥1,500`, (1234, 'KWD') → `KWD 1.234`. */
 export function formatMoney(minorUnits: number, currency: string, locale = 'en-US'): string {
-  const format = new Intl.NumberFormat(locale, { style: 'currency', currency });
+  const format = moneyFormat(locale, currency);
   const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
   // Plain spaces: a no-break space is invisible in plain text and would push an SMS out of GSM 7-bit.
   return format.format(minorUnits / 10 ** digits).replace(/[\u00a0\u202f]/g, ' ');
