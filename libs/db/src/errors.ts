@@ -1,3 +1,11 @@
+/** The unique violation (SQLSTATE 23505) behind a database error, drizzle's wrapper or the driver's own; undefined when
+ * it is something else. Its `constraint` names the key that collided. */
+export function uniqueViolationOf(error: unknown): { constraint?: string } | undefined {
+  const e = error as { code?: string; constraint?: string; cause?: { code?: string; constraint?: string } } | null;
+  if (!e || typeof e !== 'object') return undefined;
+  return e.code === '23505' ? e : e.cause?.code === '23505' ? e.cause : undefined;
+}
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
 
 /** True when a database error means "the server is not there" rather than "the query is wrong". */

@@ -96,9 +96,15 @@ export function wakeOutboxRelays(schemaName: string): void {
  * and one round trip instead of a transaction of four. The rows are written only where `onlyIf` holds (say, `exists
  * (select 1 from changed)`); it returns their ids, and the caller wakes the relay with
  * `select pg_notify(notifyChannel(schema), '') from queued`, or after the statement with wakeOutboxRelays (see
- * enqueueEvent).
+ * enqueueEvent). `join` adds a relation of the statement to the rows' FROM (one row per event when it has one row),
+ * and `envelope` rewrites each envelope from it (say, to set a value in `data` that the statement computed).
  */
-export function outboxInsert(schemaName: string, events: CloudEvent[], onlyIf: SQL): SQL {
+export function outboxInsert(
+  schemaName: string,
+  events: CloudEvent[],
+  onlyIf: SQL,
+  options: { join?: SQL; envelope?: (envelope: SQL) => SQL } = {},
+): SQL {
   // The relay publishes in created_at order: the events of one statement keep theirs, a microsecond apart.
   const rows = sql.join(
     events.map(
@@ -107,9 +113,12 @@ export function outboxInsert(schemaName: string, events: CloudEvent[], onlyIf: S
     ),
     sql`, `,
   );
+  const envelope = options.envelope ? options.envelope(sql`event.envelope`) : sql`event.envelope`;
   return sql`
     insert into ${sql.identifier(schemaName)}.outbox (id, topic, type, subject, envelope, created_at)
-    select * from (values ${rows}) as event(id, topic, type, subject, envelope, created_at) where ${onlyIf}
+    select event.id, event.topic, event.type, event.subject, ${envelope}, event.created_at
+    from (values ${rows}) as event(id, topic, type, subject, envelope, created_at)${options.join ? sql`, ${options.join}` : sql``}
+    where ${onlyIf}
     returning id`;
 }
 

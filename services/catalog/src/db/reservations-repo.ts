@@ -8,8 +8,8 @@
  * outbox in the same transaction.
  */
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { executePrepared, inTransaction, preparedRowsOf, rowsOf, type Db } from '@securecart/db';
-import { createEvent, enqueueEvent, topicOf, wakeOutboxRelays } from '@securecart/messaging';
+import { executePrepared, inTransaction, preparedRowsOf, rowsOf, uniqueViolationOf, type Db } from '@securecart/db';
+import { createEvent, enqueueEvent, outboxInsert, wakeOutboxRelays } from '@securecart/messaging';
 import { CATALOG_SCHEMA, products, reservations, type ReservationRow } from './schema.ts';
 
 export interface ReservationLine {
@@ -114,16 +114,14 @@ async function reserveOneLine(primary: Db, orderId: string, line: ReservationLin
         insert into ${reservations} (order_id, status, lines)
         select ${orderId}::uuid, 'RESERVED', ${JSON.stringify([line])}::jsonb from taken
         returning created_at, updated_at),
-      queued as (
-        insert into ${sql.identifier(CATALOG_SCHEMA)}.outbox (id, topic, type, subject, envelope)
-        select ${event.id}::uuid, ${topicOf('stock.changed')}, ${event.type}, ${event.subject}, jsonb_set(${JSON.stringify(event)}::jsonb, '{data,stock}', to_jsonb(taken.stock))
-        from taken
-        returning id)
-      select (select count(*) from existing)::int as existed, taken.stock, created.created_at, created.updated_at,
-             (select count(*) from queued)::int as queued
+      queued as (${outboxInsert(CATALOG_SCHEMA, [event], sql`true`, {
+        join: sql`taken`,
+        envelope: (envelope) => sql`jsonb_set(${envelope}, '{data,stock}', to_jsonb(taken.stock))`,
+      })})
+      select (select count(*) from existing)::int as existed, taken.stock, created.created_at, created.updated_at
       from (select 1) as one left join taken on true left join created on true`);
   } catch (error) {
-    if (!isUniqueViolation(error)) throw error;
+    if (!uniqueViolationOf(error)) throw error;
     return { reservation: (await findReservation(primary, orderId))!, changedProductIds: [] };
   }
   const row = rowsOf<{ existed: number; stock: number | null; created_at: string | Date | null; updated_at: string | Date | null }>(result)[0]!;
@@ -136,11 +134,6 @@ async function reserveOneLine(primary: Db, orderId: string, line: ReservationLin
     reservation: { orderId, status: 'RESERVED', lines: [line], createdAt: at(row.created_at), updatedAt: at(row.updated_at) },
     changedProductIds: [line.productId],
   };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; cause?: { code?: string } };
-  return e.code === '23505' || e.cause?.code === '23505';
 }
 
 async function whyUnavailable(tx: Db, line: ReservationLine): Promise<StockUnavailable> {

@@ -5,6 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { Type } from 'typebox';
 import { CreateProduct, Product, SetStock, UpdateProduct } from '@securecart/contracts';
+import { uniqueViolationOf } from '@securecart/db';
 import { conflict, notFound, ProblemResponse, requireAdmin, type App } from '@securecart/http-kit';
 import { archiveProduct, insertProduct, setProductStock, updateProduct } from '../db/products-repo.ts';
 import { toProduct } from '../domain/product.ts';
@@ -16,8 +17,7 @@ const adminErrors = { 400: ProblemRef, 401: ProblemRef, 403: ProblemRef, 404: Pr
 
 /** Unique violations become 409s that say which field collided. */
 function asConflict(error: unknown): never {
-  const e = error as { code?: string; constraint?: string; cause?: { code?: string; constraint?: string } };
-  const pgError = e.code === '23505' ? e : e.cause?.code === '23505' ? e.cause : undefined;
+  const pgError = uniqueViolationOf(error);
   if (pgError) {
     const field = pgError.constraint?.includes('sku') ? 'sku' : pgError.constraint?.includes('slug') ? 'slug' : 'a unique field';
     throw conflict(`Another product already has this ${field}`, `duplicate-${field === 'a unique field' ? 'product' : field}`);
