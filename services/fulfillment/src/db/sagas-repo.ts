@@ -6,7 +6,7 @@
  */
 import { and, asc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { EventPayload } from '@securecart/contracts';
-import { executePrepared, preparedRowsOf, rowOf, rowsOf, type Db } from '@securecart/db';
+import { executePrepared, preparedRowsOf, rowOf, rowsOf, rowValuesOf, setOf, type Db } from '@securecart/db';
 import { outboxInsert, wakeOutboxRelays, type CloudEvent } from '@securecart/messaging';
 import { FULFILLMENT_SCHEMA, sagas, type SagaRow } from './schema.ts';
 
@@ -34,22 +34,19 @@ export async function startSaga(
   lease?: { owner: string; leaseMs: number },
 ): Promise<SagaRow | undefined> {
   const { orderId, customerId, paymentToken, ...order } = placed;
-  const insert = db
-    .insert(sagas)
-    .values({
-      orderId,
-      customerId,
-      status: 'RUNNING',
-      step: 'fraud',
-      order,
-      paymentToken,
-      correlationId: trace.correlationId ?? null,
-      traceparent: trace.traceparent ?? null,
-      ...(lease ? { leaseOwner: lease.owner, leaseUntil: sql`now() + ${`${lease.leaseMs} milliseconds`}::interval` } : {}),
-    })
-    .onConflictDoNothing()
-    .returning();
-  const [created] = await preparedRowsOf(db, sagas, insert);
+  // an sql template, not the query builder: this runs once per order (see setOf)
+  const row = rowValuesOf(sagas, {
+    orderId,
+    customerId,
+    status: 'RUNNING',
+    step: 'fraud',
+    order,
+    paymentToken,
+    correlationId: trace.correlationId ?? null,
+    traceparent: trace.traceparent ?? null,
+    ...(lease ? { leaseOwner: lease.owner, leaseUntil: sql`now() + ${`${lease.leaseMs} milliseconds`}::interval` } : {}),
+  });
+  const [created] = await preparedRowsOf(db, sagas, sql`insert into ${sagas} ${row} on conflict do nothing returning *`);
   return created;
 }
 
@@ -106,18 +103,17 @@ export async function saveSaga(
   options: { release?: boolean } = {},
 ): Promise<SagaRow> {
   const lease = options.release ? { leaseOwner: null, leaseUntil: null } : { leaseUntil: sql`now() + ${`${leaseMs} milliseconds`}::interval` };
-  const update = db
-    .update(sagas)
-    .set({ ...patch, updatedAt: sql`now()`, ...lease })
-    .where(and(eq(sagas.orderId, orderId), eq(sagas.leaseOwner, owner)))
-    .returning();
+  // an sql template, not the query builder: this runs twice per order (see setOf)
+  const update = sql`
+    update ${sagas} set ${setOf(sagas, { ...patch, updatedAt: sql`now()`, ...lease })}
+    where ${sagas.orderId} = ${orderId} and ${sagas.leaseOwner} = ${owner} returning *`;
   if (events.length === 0) {
     const [row] = await preparedRowsOf(db, sagas, update);
     if (!row) throw new LeaseLost(`lost the lease on the saga of order ${orderId}`);
     return row;
   }
   const result = await executePrepared(db, sql`
-    with saved as (${update.getSQL()}),
+    with saved as (${update}),
     queued as (${outboxInsert(FULFILLMENT_SCHEMA, events, sql`exists (select 1 from saved)`)})
     select saved.* from saved`);
   // (a data-modifying CTE runs to completion whether or not the query reads it: queued needs no reference)

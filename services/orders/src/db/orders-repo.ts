@@ -3,7 +3,7 @@
  * caller's transaction. Nothing here knows about HTTP, queues or the state machine's rules.
  */
 import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
-import { executePrepared, preparedRowsOf, rowOf, rowsOf, type Db } from '@securecart/db';
+import { executePrepared, preparedRowsOf, rowOf, rowsOf, setOf, type Db } from '@securecart/db';
 import { notifyChannel, outboxInsert, topicOf, type CloudEvent } from '@securecart/messaging';
 import type { OrderStatus } from '../domain/order-status.ts';
 import type { ListPosition, OrderWithHistory, StatusChange } from '../domain/order-view.ts';
@@ -20,8 +20,8 @@ export async function appendHistory(tx: Db, orderId: string, status: OrderStatus
 }
 
 export async function findOrder(db: Db, id: string): Promise<OrderRow | undefined> {
-  // prepared: the orders-worker reads an order for every fulfillment fact
-  const [row] = await preparedRowsOf(db, orderTable, db.select().from(orderTable).where(eq(orderTable.id, id)));
+  // prepared, and an sql template rather than the query builder: the orders-worker reads an order for every fact
+  const [row] = await preparedRowsOf(db, orderTable, sql`select * from ${orderTable} where ${orderTable.id} = ${id}`);
   return row;
 }
 
@@ -105,16 +105,12 @@ export interface StatusUpdate {
 
 /** Optimistic concurrency: undefined when the order moved on since the caller read it. */
 export async function updateStatus(tx: Db, update: StatusUpdate): Promise<OrderRow | undefined> {
-  const [row] = await statusUpdate(tx, update);
-  return row;
-}
-
-function statusUpdate(db: Db, update: StatusUpdate, andAlso?: SQL) {
-  return db
+  const [row] = await tx
     .update(orderTable)
     .set({ status: update.to, reason: update.reason, version: sql`${orderTable.version} + 1`, updatedAt: sql`now()` })
-    .where(and(eq(orderTable.id, update.id), eq(orderTable.version, update.expectedVersion), andAlso))
+    .where(and(eq(orderTable.id, update.id), eq(orderTable.version, update.expectedVersion)))
     .returning();
+  return row;
 }
 
 /**
@@ -125,9 +121,13 @@ function statusUpdate(db: Db, update: StatusUpdate, andAlso?: SQL) {
  * before the history row is appended, so history ids stay in commit order.
  */
 export async function updateStatusForFact(db: Db, update: StatusUpdate, event: CloudEvent, fact: { id: string; type: string }): Promise<HistoryRow | undefined> {
-  const changed = statusUpdate(db, update, sql`not exists (select 1 from ${processedEvents} where ${processedEvents.eventId} = ${fact.id})`);
   const result = await executePrepared(db, sql`
-    with changed as (${changed.getSQL()}),
+    with changed as (
+      update ${orderTable} set ${setOf(orderTable, { status: update.to, reason: update.reason, version: sql`${orderTable.version} + 1`, updatedAt: sql`now()` })}
+      where ${orderTable.id} = ${update.id} and ${orderTable.version} = ${update.expectedVersion}
+        and not exists (select 1 from ${processedEvents} where ${processedEvents.eventId} = ${fact.id})
+      returning *
+    ),
     history as (
       insert into ${statusHistory} (order_id, status, reason) select id, status, reason from changed returning *
     ),
