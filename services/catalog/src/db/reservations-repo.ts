@@ -7,7 +7,7 @@
  * order so two orders sharing products never deadlock. Every change of stock writes `stock.changed` to the
  * outbox in the same transaction.
  */
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { asc, eq, inArray, sql } from 'drizzle-orm';
 import { executePrepared, inTransaction, preparedRowsOf, rowsOf, uniqueViolationOf, type Db } from '@securecart/db';
 import { createEvent, enqueueEvent, outboxInsert, wakeOutboxRelays } from '@securecart/messaging';
 import { CATALOG_SCHEMA, products, reservations, type ReservationRow } from './schema.ts';
@@ -181,11 +181,8 @@ export async function commitReservation(primary: Db, orderId: string): Promise<R
   const [committed] = await preparedRowsOf(
     primary,
     reservations,
-    primary
-      .update(reservations)
-      .set({ status: 'COMMITTED', updatedAt: sql`now()` })
-      .where(and(eq(reservations.orderId, orderId), eq(reservations.status, 'RESERVED')))
-      .returning(),
+    sql`update ${reservations} set status = 'COMMITTED', updated_at = now()
+        where ${reservations.orderId} = ${orderId} and ${reservations.status} = 'RESERVED' returning *`,
   );
   if (committed) return committed;
   return inTransaction(primary, async (tx) => {

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
-import { inTransaction, preparedRowsOf, type Db } from '@securecart/db';
+import { inTransaction, preparedRowsOf, rowValuesOf, type Db } from '@securecart/db';
 import { simulatedShipments } from '../db/schema.ts';
 import { PermanentFailure, TransientFailure, type ShippingProvider } from '../ports.ts';
 
@@ -45,15 +45,9 @@ export class SimulatedCarrier implements ShippingProvider {
   /** The first call with a key, the usual case: the outcome is written with the key, one statement. undefined when
    * the key is known (a retry or a replay). */
   private async firstAttempt(request: ShipmentRequest): Promise<ShipmentRow | undefined> {
-    const [created] = await preparedRowsOf(
-      this.db,
-      simulatedShipments,
-      this.db
-        .insert(simulatedShipments)
-        .values({ idempotencyKey: request.idempotencyKey, orderId: request.orderId, ...outcomeOf(request, 1) })
-        .onConflictDoNothing()
-        .returning(),
-    );
+    // once per order: an sql template rather than the query builder (see setOf)
+    const row = rowValuesOf(simulatedShipments, { idempotencyKey: request.idempotencyKey, orderId: request.orderId, ...outcomeOf(request, 1) });
+    const [created] = await preparedRowsOf(this.db, simulatedShipments, sql`insert into ${simulatedShipments} ${row} on conflict do nothing returning *`);
     return created;
   }
 

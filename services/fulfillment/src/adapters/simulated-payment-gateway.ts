@@ -10,7 +10,7 @@
  * for the provider's side) has one row per key, so a repeated capture returns the first capture, never a second.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import { executePrepared, inTransaction, rowsOf, type Db } from '@securecart/db';
+import { executePrepared, inTransaction, rowsOf, rowValuesOf, type Db } from '@securecart/db';
 import { simulatedPayments } from '../db/schema.ts';
 import { PermanentFailure, TransientFailure, type PaymentGateway } from '../ports.ts';
 
@@ -73,16 +73,9 @@ export class SimulatedPaymentGateway implements PaymentGateway {
   /** The first call with a key, the usual case: the decision is written with the key, one statement. undefined when
    * the key is known (a retry or a replay). */
   private async firstAttempt(request: CaptureRequest): Promise<CaptureOutcome | undefined> {
-    const [created] = rowsOf(
-      await executePrepared(
-        this.db,
-        this.db
-          .insert(simulatedPayments)
-          .values({ ...this.captureRow(request), ...this.decide(request, 1) })
-          .onConflictDoNothing()
-          .returning({ status: simulatedPayments.status }),
-      ),
-    );
+    // once per order: an sql template rather than the query builder (see setOf)
+    const row = rowValuesOf(simulatedPayments, { ...this.captureRow(request), ...this.decide(request, 1) });
+    const [created] = rowsOf(await executePrepared(this.db, sql`insert into ${simulatedPayments} ${row} on conflict do nothing returning 1 as created`));
     return created ? outcomeOf(decideCapture(request.token, 1), 1, paymentIdOf(request.idempotencyKey)) : undefined;
   }
 

@@ -24,7 +24,7 @@
  *   given `send` may run, and why `send` must not use the database.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import { executePrepared, inTransaction, preparedRowsOf, type Db } from '@securecart/db';
+import { executePrepared, inTransaction, preparedRowsOf, rowValuesOf, setOf, type Db } from '@securecart/db';
 import type { SendResult } from '../channels/ports.ts';
 import type { Channel } from '../domain/deliveries.ts';
 import { deliveries } from './schema.ts';
@@ -50,14 +50,12 @@ export async function deliverOnce(db: Db, request: DeliveryRequest, send: () => 
   return inTransaction(db, async (tx): Promise<DeliveryOutcome> => {
     // Claim and lock in one statement: a new row is inserted (and locked, as uncommitted); an existing one is locked by
     // the no-op update and returned as it is now.
+    // twice per order: sql templates rather than the query builder (see setOf in @securecart/db)
     const [row] = await preparedRowsOf(
       tx,
       deliveries,
-      tx
-        .insert(deliveries)
-        .values({ ...request, status: 'PENDING', attempts: 0 })
-        .onConflictDoUpdate({ target: [deliveries.eventId, deliveries.channel], set: { updatedAt: sql`${deliveries.updatedAt}` } })
-        .returning(),
+      sql`insert into ${deliveries} ${rowValuesOf(deliveries, { ...request, status: 'PENDING', attempts: 0 })}
+          on conflict (event_id, channel) do update set updated_at = ${deliveries.updatedAt} returning *`,
     );
     if (!row) throw new Error(`delivery ${request.eventId}/${request.channel} was neither inserted nor found`);
     if (row.status === 'SENT') return { outcome: 'already-sent', messageId: row.providerMessageId, attempts: row.attempts };
@@ -75,10 +73,8 @@ export async function deliverOnce(db: Db, request: DeliveryRequest, send: () => 
     }
     await executePrepared(
       tx,
-      tx
-        .update(deliveries)
-        .set({ status: 'SENT', attempts, providerMessageId: sent.messageId, lastError: null, sentAt: sql`now()`, updatedAt: sql`now()` })
-        .where(key),
+      sql`update ${deliveries} set ${setOf(deliveries, { status: 'SENT', attempts, providerMessageId: sent.messageId, lastError: null, sentAt: sql`now()`, updatedAt: sql`now()` })}
+          where ${deliveries.eventId} = ${request.eventId} and ${deliveries.channel} = ${request.channel}`,
     );
     return { outcome: 'sent', messageId: sent.messageId, attempts };
   });
