@@ -44,6 +44,8 @@ export interface StockReservations {
   reserve(orderId: string, lines: { productId: string; quantity: number }[]): Promise<{ reservationId: string }>;
   release(orderId: string): Promise<void>;
   commit(orderId: string): Promise<void>;
+  /** releases its connections, when it holds any */
+  close?(): Promise<void>;
 }
 
 export interface VelocityCounter {

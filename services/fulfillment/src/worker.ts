@@ -151,7 +151,7 @@ export async function startFulfillmentWorker(config: FulfillmentConfig, options:
       await resumer.stop();
       await consumer.stop();
       await relay.stop();
-      await Promise.allSettled([pool.end(), redis.quit()]);
+      await Promise.allSettled([pool.end(), redis.quit(), deps.stock.close?.()]);
       destroyAwsClients(clients);
       await probe.close();
     })();

@@ -2,7 +2,11 @@
  * Stock reservations through the catalog's internal API (never routed by the edge). Every call is idempotent per
  * order id on the catalog's side, so a call that timed out is simply made again. 409 is the catalog saying no
  * (no stock, archived, released): permanent. Timeouts, connection errors and 5xx: transient.
+ *
+ * On undici's request API over a keep-alive pool rather than fetch: the same client underneath, without the WHATWG
+ * streams and Response objects, which took a tenth of the worker's CPU in a flash sale (two calls per order).
  */
+import { Pool } from 'undici';
 import { PermanentFailure, TransientFailure, type StockReservations } from '../ports.ts';
 
 interface Problem {
@@ -11,12 +15,21 @@ interface Problem {
 }
 
 export class CatalogStockReservations implements StockReservations {
-  private readonly baseUrl: string;
+  private readonly pool: Pool;
+  /** the path of the base URL (empty for an origin), before each call's path */
+  private readonly basePath: string;
   private readonly timeoutMs: number;
 
   constructor(options: { baseUrl: string; timeoutMs?: number }) {
-    this.baseUrl = options.baseUrl.replace(/\/$/, '');
+    const url = new URL(options.baseUrl);
+    this.pool = new Pool(url.origin, { connections: 16 });
+    this.basePath = url.pathname.replace(/\/$/, '');
     this.timeoutMs = options.timeoutMs ?? 2_000;
+  }
+
+  /** Closes the pool's connections (waiting for calls in flight). */
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   async reserve(orderId: string, lines: { productId: string; quantity: number }[]): Promise<{ reservationId: string }> {
@@ -34,21 +47,33 @@ export class CatalogStockReservations implements StockReservations {
   }
 
   private async post<T>(path: string, body?: unknown): Promise<T> {
-    let response: Response;
+    let status: number;
+    let text: string;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
+      const response = await this.pool.request({
+        path: `${this.basePath}${path}`,
         method: 'POST',
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      status = response.statusCode;
+      text = await response.body.text();
     } catch (error) {
       throw new TransientFailure(`catalog unreachable: ${(error as Error).message}`);
     }
-    if (response.ok) return (await response.json()) as T;
-    const problem = (await response.json().catch(() => ({}))) as Problem;
-    const detail = problem.detail ?? `catalog answered ${response.status}`;
-    if (response.status === 409 || response.status === 400 || response.status === 404) throw new PermanentFailure(detail);
-    throw new TransientFailure(`catalog answered ${response.status}: ${detail}`);
+    if (status >= 200 && status < 300) return JSON.parse(text) as T;
+    const problem = parsed(text);
+    const detail = problem.detail ?? `catalog answered ${status}`;
+    if (status === 409 || status === 400 || status === 404) throw new PermanentFailure(detail);
+    throw new TransientFailure(`catalog answered ${status}: ${detail}`);
+  }
+}
+
+function parsed(text: string): Problem {
+  try {
+    return JSON.parse(text) as Problem;
+  } catch {
+    return {};
   }
 }
