@@ -254,6 +254,18 @@ describe('fulfillment facts', () => {
     expect(logsAbout(again.id)).toEqual([expect.objectContaining({ outcome: 'stale', status: 'CONFIRMED' })]);
   });
 
+  it('acknowledges an inventory.reserved left in the queue from before its subscription ended, writing nothing', async () => {
+    const { orderId } = await placeOrder();
+    const reserved = createEvent({ name: 'inventory.reserved', source: 'fulfillment', subject: orderId, data: { orderId, reservationId: 'res-old' } });
+    const before = handled('inventory.reserved');
+    await deliver(reserved);
+    await waitFor(() => handled('inventory.reserved') > before, { timeoutMs: 10_000, what: 'the leftover inventory.reserved handled' });
+    expect(logsAbout(reserved.id)).toEqual([expect.objectContaining({ outcome: 'ignored' })]);
+    expect(worker.fulfillmentUpdates.stats.failed['com.securecart.inventory.reserved']).toBeUndefined();
+    expect((await orders.sql.query('select 1 from orders.processed_events where event_id = $1', [reserved.id])).rowCount).toBe(0);
+    expect(await storedOrder(orders.sql, orderId)).toMatchObject({ order: { status: 'PLACED', version: 1 }, history: ['PLACED'] });
+  });
+
   it('records fulfillment.compensated as processed without changing the status', async () => {
     const { orderId } = await placeOrder();
     const compensated = factEvent('fulfillment.compensated', { orderId, voidedPayment: false, releasedStock: true });

@@ -6,7 +6,7 @@
  * On undici's request API over a keep-alive pool rather than fetch: the same client underneath, without the WHATWG
  * streams and Response objects, which took a tenth of the worker's CPU in a flash sale (two calls per order).
  */
-import { Pool } from 'undici';
+import { Pool as HttpPool } from 'undici';
 import { PermanentFailure, TransientFailure, type StockReservations } from '../ports.ts';
 
 interface Problem {
@@ -15,14 +15,14 @@ interface Problem {
 }
 
 export class CatalogStockReservations implements StockReservations {
-  private readonly pool: Pool;
+  private readonly pool: HttpPool;
   /** the path of the base URL (empty for an origin), before each call's path */
   private readonly basePath: string;
   private readonly timeoutMs: number;
 
   constructor(options: { baseUrl: string; timeoutMs?: number }) {
     const url = new URL(options.baseUrl);
-    this.pool = new Pool(url.origin, { connections: 16 });
+    this.pool = new HttpPool(url.origin, { connections: 16 });
     this.basePath = url.pathname.replace(/\/$/, '');
     this.timeoutMs = options.timeoutMs ?? 2_000;
   }

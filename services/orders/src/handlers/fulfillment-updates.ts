@@ -16,5 +16,10 @@ export function fulfillmentUpdateHandlers(deps: FulfillmentFactDeps): Partial<Re
     'shipment.created': shipmentCreatedHandler(deps),
     'fulfillment.failed': fulfillmentFailedHandler(deps),
     'fulfillment.compensated': fulfillmentCompensatedHandler(deps),
+    // No longer subscribed (it changes no status). Copies the queue still holds from before an upgrade are
+    // acknowledged, not failed: failed, they would end in the dead-letter queue, whose alarm rolls the deployment back.
+    'inventory.reserved': async (event) => {
+      deps.log?.info({ eventId: event.id, type: 'inventory.reserved', outcome: 'ignored' }, 'inventory.reserved is no longer consumed here: acknowledged');
+    },
   };
 }
