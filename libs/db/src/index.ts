@@ -6,3 +6,4 @@ export * from './migrate.ts';
 export * from './transaction.ts';
 export * from './tls.ts';
 export * from './prepared.ts';
+export * from './sql-parts.ts';

@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import type { SQLWrapper, Table } from 'drizzle-orm';
 import type { PgDialect } from 'drizzle-orm/pg-core';
-import { rowOf, rowsOf, type Db } from './types.ts';
+import { rowOf } from './sql-parts.ts';
+import { rowsOf, type Db } from './types.ts';
 
 const names = new Map<string, string>();
 
@@ -28,7 +29,7 @@ export async function executePrepared(db: Db, query: SQLWrapper): Promise<unknow
   return db._.session.prepareQuery(built, undefined, nameOf(built.sql), false).execute();
 }
 
-/** Whole rows of `table` from a prepared statement (`select()` or `returning()` of it), mapped as drizzle maps them. */
+/** Whole rows of `table` from a prepared statement (its `select *` or `returning *`), mapped as drizzle maps them. */
 export async function preparedRowsOf<T extends Table>(db: Db, table: T, query: SQLWrapper): Promise<T['$inferSelect'][]> {
   return rowsOf<Record<string, unknown>>(await executePrepared(db, query)).map((row) => rowOf(table, row));
 }

@@ -23,7 +23,7 @@
  *   connection) the transaction holds the whole database for that time, which is why nothing inside it but the
  *   given `send` may run, and why `send` must not use the database.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { executePrepared, inTransaction, preparedRowsOf, rowValuesOf, setOf, type Db } from '@securecart/db';
 import type { SendResult } from '../channels/ports.ts';
 import type { Channel } from '../domain/deliveries.ts';
@@ -46,7 +46,7 @@ export type DeliveryOutcome =
 const LAST_ERROR_MAX = 1_000;
 
 export async function deliverOnce(db: Db, request: DeliveryRequest, send: () => Promise<SendResult>): Promise<DeliveryOutcome> {
-  const key = and(eq(deliveries.eventId, request.eventId), eq(deliveries.channel, request.channel));
+  const key = sql`${deliveries.eventId} = ${request.eventId} and ${deliveries.channel} = ${request.channel}`;
   return inTransaction(db, async (tx): Promise<DeliveryOutcome> => {
     // Claim and lock in one statement: a new row is inserted (and locked, as uncommitted); an existing one is locked by
     // the no-op update and returned as it is now.
@@ -74,7 +74,7 @@ export async function deliverOnce(db: Db, request: DeliveryRequest, send: () => 
     await executePrepared(
       tx,
       sql`update ${deliveries} set ${setOf(deliveries, { status: 'SENT', attempts, providerMessageId: sent.messageId, lastError: null, sentAt: sql`now()`, updatedAt: sql`now()` })}
-          where ${deliveries.eventId} = ${request.eventId} and ${deliveries.channel} = ${request.channel}`,
+          where ${key}`,
     );
     return { outcome: 'sent', messageId: sent.messageId, attempts };
   });

@@ -25,7 +25,6 @@ export async function findOrder(db: Db, id: string): Promise<OrderRow | undefine
   return row;
 }
 
-/** The order, locked until the caller's transaction ends: a concurrent transition waits rather than races. */
 /** One order's history rows after `afterId`, oldest first. */
 export async function historyAfter(db: Db, orderId: string, afterId: number, limit: number): Promise<HistoryRow[]> {
   return db
@@ -103,11 +102,15 @@ export interface StatusUpdate {
   reason: string | null;
 }
 
+/** What a status change sets, whichever way it is written. */
+const statusChange = (update: StatusUpdate) =>
+  ({ status: update.to, reason: update.reason, version: sql`${orderTable.version} + 1`, updatedAt: sql`now()` }) as const;
+
 /** Optimistic concurrency: undefined when the order moved on since the caller read it. */
 export async function updateStatus(tx: Db, update: StatusUpdate): Promise<OrderRow | undefined> {
   const [row] = await tx
     .update(orderTable)
-    .set({ status: update.to, reason: update.reason, version: sql`${orderTable.version} + 1`, updatedAt: sql`now()` })
+    .set(statusChange(update))
     .where(and(eq(orderTable.id, update.id), eq(orderTable.version, update.expectedVersion)))
     .returning();
   return row;
@@ -123,7 +126,7 @@ export async function updateStatus(tx: Db, update: StatusUpdate): Promise<OrderR
 export async function updateStatusForFact(db: Db, update: StatusUpdate, event: CloudEvent, fact: { id: string; type: string }): Promise<HistoryRow | undefined> {
   const result = await executePrepared(db, sql`
     with changed as (
-      update ${orderTable} set ${setOf(orderTable, { status: update.to, reason: update.reason, version: sql`${orderTable.version} + 1`, updatedAt: sql`now()` })}
+      update ${orderTable} set ${setOf(orderTable, statusChange(update))}
       where ${orderTable.id} = ${update.id} and ${orderTable.version} = ${update.expectedVersion}
         and not exists (select 1 from ${processedEvents} where ${processedEvents.eventId} = ${fact.id})
       returning *

@@ -2,9 +2,10 @@
  * Moves an order to a new status, all or nothing. `applyTransition` does the work inside a caller's transaction: it
  * asks the state machine, updates the row only if its version is still the one read (optimistic concurrency),
  * appends the history row and writes the event to the outbox. (The fulfillment fact handlers do the same in one
- * statement: updateStatusForFact.) `transitionOrder` is the HTTP side's whole operation: one transaction on the primary that reads the
- * order and applies the transition, retried when another writer won the race (its next attempt sees the new status
- * and is refused like any late request), then the change announced on the status feed after the commit.
+ * statement: updateStatusForFact.) `transitionOrder` is the HTTP side's whole operation: one transaction on the
+ * primary that reads the order and applies the transition, retried when another writer won the race (its next
+ * attempt sees the new status and is refused like any late request), then the change announced on the status feed
+ * after the commit.
  */
 import type { CloudEvent } from '@securecart/messaging';
 import { enqueueEvent } from '@securecart/messaging';
