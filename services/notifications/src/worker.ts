@@ -75,7 +75,8 @@ export async function startNotificationsWorker(config: NotificationsWorkerConfig
     closers.push(() => destroyAwsClients(clients));
     const channels = await openChannels(config, clients);
     closers.push(channels.close);
-    // A delivery holds a connection while its provider answers: one per delivery in flight, and spares for probes.
+    // One connection per delivery in flight (a claim or a mark; none is held while the provider answers), and spares
+    // for probes.
     const pool = createPool(config.DATABASE_URL, {
       name: 'notifications-worker',
       max: config.NOTIFY_CONCURRENCY + 2,

@@ -237,6 +237,73 @@ describe('delivering once', () => {
   });
 });
 
+describe('the lease on a delivery', () => {
+  /** a delivery row left PENDING by a handler that died while sending, its lease running out in `seconds` */
+  const leftPending = async (event: { id: string; data: { orderId: string }; type: string }, seconds: number) => {
+    await sql.query(
+      `insert into notifications.deliveries (event_id, channel, order_id, type, recipient, status, attempts, claimed_until)
+       values ($1, 'email', $2, $3, 'ada@example.com', 'PENDING', 0, now() + make_interval(secs => $4))`,
+      [event.id, event.data.orderId, event.type, seconds],
+    );
+  };
+
+  it('holds no transaction while the provider answers: the claim is committed, and visible, during the send', async () => {
+    const dir = await scratchDir('lease-visible');
+    cleanups.push(dir.remove);
+    const event = orderEvent('order.confirmed');
+    const local = createLocalSink(dir.dir);
+    let seenDuringSend: unknown[] = [];
+    const senders = {
+      ...local,
+      email: {
+        send: async (...args: Parameters<typeof local.email.send>) => {
+          const { rows } = await sql.query(
+            `select status, claimed_until > now() + interval '50 seconds' as leased from notifications.deliveries where event_id = $1`,
+            [event.id],
+          );
+          seenDuringSend = rows;
+          return local.email.send(...args);
+        },
+      },
+    };
+    await notificationHandlers({ db: drizzle(sql), senders })['order.confirmed'](event, { receiveCount: 1 });
+    expect(seenDuringSend).toEqual([{ status: 'PENDING', leased: true }]);
+    const { rows } = await sql.query('select status, claimed_until from notifications.deliveries where event_id = $1', [event.id]);
+    expect(rows).toEqual([{ status: 'SENT', claimed_until: null }]);
+  });
+
+  it('leaves a delivery another handler holds alone, and sends the message back until the lease runs out', async () => {
+    const dir = await scratchDir('lease-held');
+    cleanups.push(dir.remove);
+    const event = orderEvent('order.shipped');
+    await leftPending(event, 40);
+    const { senders, calls } = countingSenders(createLocalSink(dir.dir));
+    const started = Date.now();
+    const result = await notificationHandlers({ db: drizzle(sql), senders })['order.shipped'](event, { receiveCount: 2 });
+    // it looked again for about two seconds, then gave up for now
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(result).toMatchObject({ outcome: 'retry-later' });
+    const delay = (result as { delaySeconds: number }).delaySeconds;
+    expect(delay).toBeGreaterThanOrEqual(37);
+    expect(delay).toBeLessThanOrEqual(41);
+    expect(calls.size).toBe(0);
+    expect((await deliveriesOf(sql, event.id)).map((r) => [r.status, r.attempts])).toEqual([['PENDING', 0]]);
+  });
+
+  it('takes over a delivery whose handler died while sending, once its lease has run out, and sends it once', async () => {
+    const dir = await scratchDir('lease-expired');
+    cleanups.push(dir.remove);
+    const event = orderEvent('order.shipped');
+    await leftPending(event, -1);
+    const { senders, calls } = countingSenders(createLocalSink(dir.dir));
+    const handle = notificationHandlers({ db: drizzle(sql), senders })['order.shipped'];
+    expect(await handle(event, { receiveCount: 2 })).toBeUndefined();
+    expect(await handle(event, { receiveCount: 3 })).toBeUndefined();
+    expect(Object.fromEntries(calls)).toEqual({ [`${event.id}-email`]: 1 });
+    expect((await deliveriesOf(sql, event.id)).map((r) => [r.status, r.attempts])).toEqual([['SENT', 1]]);
+  });
+});
+
 describe('a channel that keeps failing', () => {
   it('is retried with its attempts recorded, goes to notifications-dlq after 5 receives, and later messages are still delivered', async () => {
     const dir = await scratchDir('dlq');

@@ -13,9 +13,10 @@ export const notifications = pgSchema(NOTIFICATIONS_SCHEMA);
 
 export const DELIVERY_CHANNELS = ['email', 'sms', 'none'] as const;
 /**
- * PENDING: claimed by a handler whose transaction is still open (never seen committed: the claim, the send and
- * its outcome commit together). SENT: the provider accepted it. FAILED: the last attempt failed; the message will
- * be received again, or is in the dead-letter queue. SKIPPED: the order carried no contact.
+ * PENDING: a handler is sending it, and holds it until `claimed_until` (a lease: a handler that dies while sending
+ * leaves it to the next delivery of the message once the lease has run out). SENT: the provider accepted it.
+ * FAILED: the last attempt failed; the message will be received again, or is in the dead-letter queue. SKIPPED:
+ * the order carried no contact.
  */
 export const DELIVERY_STATUSES = ['PENDING', 'SENT', 'FAILED', 'SKIPPED'] as const;
 
@@ -37,6 +38,8 @@ export const deliveries = notifications.table(
     /** send attempts, counting the successful one; an attempt cut short by a crash is not counted */
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
+    /** while PENDING: until when the handler sending it holds it */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     sentAt: timestamp('sent_at', { withTimezone: true }),

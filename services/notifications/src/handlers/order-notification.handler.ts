@@ -5,15 +5,16 @@
  * crash window is described). The five types differ only in their words (domain/templates.ts), so one handler
  * serves them all.
  *
- * An event without any contact is recorded as skipped. When a channel fails, the others are still attempted;
- * then the handler throws, so the message is retried with backoff and, after 5 receives, dead-lettered; a retry
+ * An event without any contact is recorded as skipped. When another handler holds a delivery (a duplicate of the
+ * message in flight), the message comes back when that handler's lease runs out. When a channel fails, the others
+ * are still attempted; then the handler throws, so the message is retried with backoff and, after 5 receives, dead-lettered; a retry
  * repeats only the channels not yet SENT. Logs show recipients masked.
  */
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { EventPayload } from '@securecart/contracts';
 import type { Db } from '@securecart/db';
-import { eventNameOf, type CloudEvent, type EventHandler } from '@securecart/messaging';
+import { eventNameOf, retryLater, type CloudEvent, type EventHandler } from '@securecart/messaging';
 import type { SendResult, Senders } from '../channels/ports.ts';
 import { ConcurrencyLimit } from '../concurrency-limit.ts';
 import { deliverOnce, recordSkipped } from '../db/deliveries-repo.ts';
@@ -29,8 +30,7 @@ export interface NotificationHandlerDeps {
   shopName?: string;
   /** BCP 47 locale for amounts; default en-US */
   locale?: string;
-  /** deliveries in flight at once across all messages (each holds a database connection while its provider
-   * answers); default 8 */
+  /** deliveries in flight at once across all messages; default 8 */
   concurrency?: number;
   /** where to count deliveries (notification_deliveries_total{channel,outcome}) */
   metrics?: Registry;
@@ -45,7 +45,7 @@ function deliveriesCounter(registry: Registry | undefined) {
   const name = 'notification_deliveries_total';
   return (
     (registry.getSingleMetric(name) as Counter<'channel' | 'outcome'> | undefined) ??
-    new Counter({ name, help: 'Notification deliveries by channel and outcome (sent, duplicate, failed, skipped)', labelNames: ['channel', 'outcome'], registers: [registry] })
+    new Counter({ name, help: 'Notification deliveries by channel and outcome (sent, duplicate, in_progress, failed, skipped)', labelNames: ['channel', 'outcome'], registers: [registry] })
   );
 }
 
@@ -82,6 +82,7 @@ export function orderNotificationHandler(deps: NotificationHandlerDeps): EventHa
 
     const message = renderNotification(name, data, { shopName, ...(deps.locale ? { locale: deps.locale } : {}) });
     const failures: string[] = [];
+    let retryInSeconds = 0;
     for (const delivery of planned) {
       const recipient = maskRecipient(delivery.recipient);
       const request = { eventId: event.id, channel: delivery.channel, orderId: data.orderId, type: event.type, recipient: delivery.recipient };
@@ -93,6 +94,10 @@ export function orderNotificationHandler(deps: NotificationHandlerDeps): EventHa
       } else if (result.outcome === 'already-sent') {
         counted?.inc({ channel: delivery.channel, outcome: 'duplicate' });
         log?.info(fields, `${delivery.channel} already sent for this event: not repeated`);
+      } else if (result.outcome === 'in-progress') {
+        counted?.inc({ channel: delivery.channel, outcome: 'in_progress' });
+        log?.info({ ...fields, retryInSeconds: result.retryInSeconds }, `${delivery.channel} is being sent by another handler: looked at again when its lease runs out`);
+        retryInSeconds = Math.max(retryInSeconds, result.retryInSeconds);
       } else {
         counted?.inc({ channel: delivery.channel, outcome: 'failed' });
         const reason = result.error instanceof Error ? result.error.message : String(result.error);
@@ -101,6 +106,9 @@ export function orderNotificationHandler(deps: NotificationHandlerDeps): EventHa
     }
     // Logged by the consumer with the receive count and when it will be retried.
     if (failures.length > 0) throw new DeliveryFailedError(failures.join('; '));
+    // Another handler holds a delivery (a duplicate of this message, or one that died while sending): back once
+    // its lease has run out, to find it SENT or to take it over.
+    if (retryInSeconds > 0) return retryLater('another handler is sending this event', retryInSeconds);
   };
 }
 
