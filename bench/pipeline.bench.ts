@@ -14,8 +14,12 @@
  *   4. Checks, whatever the figures: every order accepted; every accepted order SHIPPED; as many orders, captures,
  *      reservations and shipments as accepted order ids; two notifications per order; every DLQ empty.
  *
- * The baseline is checkout itself, in the same run: the rate at which it accepted the spike. The pipeline's
- * capacity (spike orders shipped per second, first checkout → last SHIPPED) is reported as a ratio of it.
+ * The baseline is checkout itself, in the same run: the rate at which it accepted the spike (first checkout → last
+ * 202). The pipeline's pace is the rate at which it shipped the spike over the same kind of window (first SHIPPED →
+ * last SHIPPED), reported as a ratio of it: 1.0 or more when the last order took no longer to ship than the first,
+ * below 1.0 by as much as a backlog grew. The older figure, first checkout → last SHIPPED, is reported too; its
+ * window holds one order's whole checkout → SHIPPED time besides the spike, so it stays below 1.0 even for a
+ * pipeline that keeps up (10 s / (10 s + that time)).
  * Progress goes to stderr, the markdown report to stdout. The database is dropped at the end, whatever happens.
  */
 import { randomBytes } from 'node:crypto';
@@ -141,6 +145,7 @@ async function main(): Promise<void> {
   const spikeDrainedAt = await drained(spikeIds, 2 + 2 * steadyIds.length);
   const spikeShipped = await shippedAt(spikeIds);
   const lastShipped = Math.max(...spikeShipped.values());
+  const firstShipped = Math.min(...spikeShipped.values());
   const spikeLatencies = spike.placed.map((p) => spikeShipped.get(p.orderId)! - p.startedAt);
 
   // Nothing lost, nothing twice.
@@ -160,6 +165,7 @@ async function main(): Promise<void> {
 
   const retries = [...steady.placed, ...spike.placed].reduce((sum, p) => sum + p.retries, 0);
   const spikeCapacity = spikeIds.length / ((lastShipped - spikeStart) / 1000);
+  const spikeShippedPerSecond = spikeIds.length / ((lastShipped - firstShipped) / 1000);
   const checkoutSpikeRate = spike.acceptedPerSecond;
   const settings = [
     process.env.BENCH_RATE && `BENCH_RATE=${RATE}`, process.env.BENCH_DURATION && `BENCH_DURATION=${STEADY_SECONDS}`, process.env.BENCH_WORKERS && `BENCH_WORKERS=${WORKERS}`,
@@ -179,8 +185,9 @@ async function main(): Promise<void> {
     `| spike: orders offered (${spikeRate}/s for ${SPIKE_SECONDS} s; achieved ${spike.offeredPerSecond.toFixed(1)}/s), all accepted and SHIPPED | ${spikeIds.length} |`,
     `| spike: checkout accepted/s (the baseline) | ${checkoutSpikeRate.toFixed(1)} |`,
     `| spike: client retries after 503/429 (same Idempotency-Key) | ${retries} |`,
-    `| spike: pipeline orders/s, first checkout → last SHIPPED | ${spikeCapacity.toFixed(1)} |`,
-    `| **pipeline vs checkout** (orders shipped/s ÷ checkouts accepted/s) | ${(spikeCapacity / checkoutSpikeRate).toFixed(2)} |`,
+    `| spike: pipeline shipped/s, first SHIPPED → last SHIPPED | ${spikeShippedPerSecond.toFixed(1)} |`,
+    `| **pipeline vs checkout** (shipped/s ÷ accepted/s) | ${(spikeShippedPerSecond / checkoutSpikeRate).toFixed(2)} |`,
+    `| spike: first checkout → last SHIPPED, orders/s (and ÷ accepted/s; one order's latency longer than the spike) | ${spikeCapacity.toFixed(1)} (${(spikeCapacity / checkoutSpikeRate).toFixed(2)}) |`,
     `| spike: checkout → SHIPPED p50 / p99 ms | ${percentile(spikeLatencies, 50).toFixed(0)} / ${percentile(spikeLatencies, 99).toFixed(0)} |`,
     `| spike: time to drain (last 202 → every order SHIPPED, notified, queues empty) s | ${((spikeDrainedAt - spikeAcceptedAt) / 1000).toFixed(1)} |`,
     `| lost / duplicated orders, captures, reservations, shipments | 0 / 0 (${all.length} of each) |`,
